@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+
+// The one vitest config: `pnpm test` points here. Each package and app is a project that
+// resolves workspace imports to TypeScript sources (the `@exo/source` export condition), so
+// tests never need a prior build. vitest fails a run that collects no test files.
+const project = (name: string, root: string, extra: Record<string, unknown> = {}) => ({
+  extends: true as const,
+  test: { name, root, include: ['src/**/*.test.ts', 'test/**/*.test.ts'], ...extra },
+});
+
+export default defineConfig({
+  resolve: { conditions: ['@exo/source'] },
+  ssr: { resolve: { conditions: ['@exo/source'] } },
+  test: {
+    passWithNoTests: false,
+    allowOnly: false,
+    projects: [
+      project('protocol', 'packages/protocol'),
+      project('room-core', 'packages/room-core'),
+      project('ws-server', 'apps/ws-server'),
+    ],
+  },
+});
