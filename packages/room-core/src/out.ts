@@ -1,0 +1,134 @@
+// What one step produces, collected and then released in the order CONTRACT §3 demands: each
+// recipient gets at most one `presence` and one `selection_state` (built from the final state),
+// then at most one `viewer_cameras` per affected planet in planetId order, then other messages
+// (camera relays, SESSION_REPLACED), then the sender's answer; closes come last. A room changed
+// by the step gets its `seq` raised once, so every state message of the step carries the same seq.
+
+import type { ServerMessage } from '@exo/protocol';
+import { getOrCreate } from './collections.js';
+import type { ConnId } from './commands.js';
+import type { CloseCode, Effect } from './effects.js';
+import { selectionMessage } from './locks/messages.js';
+import { compareIds } from './order.js';
+import { presenceMessage } from './presence/messages.js';
+import type { Conn, CoreState, Member, Room } from './state.js';
+import { viewerCamerasMessage } from './viewers/messages.js';
+
+/** Recipients of a room message: every connected member, or only some connections. */
+type Audience = 'all' | Set<Conn>;
+
+export class Out {
+  private readonly changed = new Set<Room>();
+  private readonly presence = new Map<Room, Audience>();
+  private readonly selection = new Map<Room, Audience>();
+  private readonly snapshots = new Map<Room, Map<string, Set<Conn>>>();
+  private readonly direct: Effect[] = [];
+  private answer: { conn: Conn; message: ServerMessage } | null = null;
+  private readonly closes: Effect[] = [];
+
+  /** The room's shared state changed: its seq rises once at the end of the step. */
+  touch(room: Room): void {
+    this.changed.add(room);
+  }
+
+  presenceTo(room: Room, who: Conn | 'all'): void {
+    add(this.presence, room, who);
+  }
+
+  selectionTo(room: Room, who: Conn | 'all'): void {
+    add(this.selection, room, who);
+  }
+
+  snapshotTo(room: Room, planetId: string, conn: Conn): void {
+    const planets = getOrCreate(this.snapshots, room, () => new Map<string, Set<Conn>>());
+    getOrCreate(planets, planetId, () => new Set<Conn>()).add(conn);
+  }
+
+  send(to: readonly ConnId[], message: ServerMessage): void {
+    if (to.length > 0) this.direct.push({ type: 'send', to, message });
+  }
+
+  reply(conn: Conn, message: ServerMessage): void {
+    this.answer = { conn, message };
+  }
+
+  close(conn: ConnId, code: CloseCode, reason: string): void {
+    this.closes.push({ type: 'close', conn, code, reason });
+  }
+
+  get isEmpty(): boolean {
+    return (
+      this.changed.size === 0 &&
+      this.presence.size === 0 &&
+      this.selection.size === 0 &&
+      this.snapshots.size === 0 &&
+      this.direct.length === 0 &&
+      this.answer === null &&
+      this.closes.length === 0
+    );
+  }
+
+  flush(state: CoreState, effects: Effect[]): void {
+    for (const room of this.changed) room.seq++;
+    for (const [room, audience] of this.presence) {
+      emit(effects, state, room, audience, () => presenceMessage(room));
+    }
+    for (const [room, audience] of this.selection) {
+      emit(effects, state, room, audience, () => selectionMessage(room));
+    }
+    for (const [room, planets] of this.snapshots) {
+      if (state.rooms.get(room.id) !== room) continue;
+      for (const planetId of [...planets.keys()].sort(compareIds)) {
+        for (const conn of planets.get(planetId)!) {
+          const member = conn.member;
+          if (member === null || member.room !== room || !member.viewing.has(planetId)) continue;
+          effects.push({
+            type: 'send',
+            to: [conn.id],
+            message: viewerCamerasMessage(room, planetId, member),
+          });
+        }
+      }
+    }
+    for (const effect of this.direct) effects.push(effect);
+    if (this.answer !== null) {
+      effects.push({ type: 'send', to: [this.answer.conn.id], message: this.answer.message });
+    }
+    for (const effect of this.closes) effects.push(effect);
+  }
+}
+
+function add(map: Map<Room, Audience>, room: Room, who: Conn | 'all'): void {
+  const current = map.get(room);
+  if (who === 'all' || current === 'all') {
+    map.set(room, 'all');
+  } else if (current === undefined) {
+    map.set(room, new Set([who]));
+  } else {
+    current.add(who);
+  }
+}
+
+function emit(
+  effects: Effect[],
+  state: CoreState,
+  room: Room,
+  audience: Audience,
+  build: () => ServerMessage,
+): void {
+  if (state.rooms.get(room.id) !== room) return;
+  const to: ConnId[] = [];
+  if (audience === 'all') {
+    for (const member of room.members.values()) if (member.conn !== null) to.push(member.conn.id);
+  } else {
+    for (const conn of audience) if (conn.member?.room === room) to.push(conn.id);
+  }
+  if (to.length > 0) effects.push({ type: 'send', to, message: build() });
+}
+
+/** Connection ids of a room's members other than `except`, skipping those in reconnect grace. */
+export function connsOf(members: Iterable<Member>, except: Member | null): ConnId[] {
+  const to: ConnId[] = [];
+  for (const member of members) if (member !== except && member.conn !== null) to.push(member.conn.id);
+  return to;
+}
