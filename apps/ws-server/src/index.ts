@@ -1,0 +1,7 @@
+// @exo/ws-server: the WebSocket adapter around @exo/room-core, for embedding (createExoServer)
+// and as the daemon (main.ts).
+
+export { configFromEnv, ENV_VARS, EnvError, type LogLevel, type ServerConfig } from './config.js';
+export { createHealthServer, type HealthSource } from './http.js';
+export { type Logger, silentLogger } from './log.js';
+export { type Authenticated, createExoServer, type ExoServer, type ExoServerOptions } from './server.js';

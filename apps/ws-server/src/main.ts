@@ -1,0 +1,109 @@
+// The daemon's composition root: the environment in, real adapters wired, signals handled. It is
+// the embedding API (createExoServer) plus a health server plus pino. SIGTERM/SIGINT: stop
+// accepting, /ready answers 503, sockets close with 1001, exit 0 within 10 s.
+
+import type { Server } from 'node:http';
+import { pino } from 'pino';
+import { configFromEnv, EnvError, type ServerConfig } from './config.js';
+import { createHealthServer } from './http.js';
+import { createExoServer } from './server.js';
+
+const SHUTDOWN_LIMIT_MS = 9000;
+
+async function main(): Promise<void> {
+  let config: ServerConfig;
+  try {
+    config = configFromEnv(process.env);
+  } catch (err) {
+    if (!(err instanceof EnvError)) throw err;
+    pino().fatal({ err: err.message }, `invalid configuration: ${err.message}`);
+    process.stderr.write(`exo-realtime: invalid configuration: ${err.message}\n`);
+    process.exit(1);
+  }
+  const logger = pino({ level: config.logLevel });
+  const unavailable = unavailableFeature(config);
+  if (unavailable !== null) {
+    logger.fatal({}, unavailable);
+    process.stderr.write(`exo-realtime: ${unavailable}\n`);
+    process.exit(1);
+  }
+  logger.warn(
+    {},
+    'authentication is off: any client may join as any user (set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY)',
+  );
+
+  const exo = await createExoServer({
+    core: config.core,
+    port: config.wsPort,
+    host: config.host,
+    maxMessageBytes: config.maxMessageBytes,
+    compression: config.wsCompression,
+    pingIntervalMs: config.pingIntervalMs,
+    sendSoftLimitBytes: config.sendSoftLimitBytes,
+    sendHardLimitBytes: config.sendHardLimitBytes,
+    allowedOrigins: config.allowedOrigins,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    trustProxy: config.trustProxy,
+    logger,
+  });
+  const health = createHealthServer({
+    ready: () => (exo.draining ? { ok: false, reason: 'draining' } : { ok: true }),
+  });
+  await listen(health, config.healthPort, config.host);
+  const healthPort = (health.address() as { port: number }).port;
+  logger.info(
+    { host: config.host, wsPort: exo.port, healthPort, selectionMode: config.core.selectionMode },
+    'listening',
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, connections: exo.connections }, 'shutting down');
+    setTimeout(() => {
+      logger.error({}, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
+    exo
+      .close()
+      .then(() => new Promise<void>((resolve) => health.close(() => resolve())))
+      .then(() => {
+        logger.info({}, 'stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err: err.stack ?? String(err) }, 'uncaught exception');
+    process.exit(1);
+  });
+}
+
+/** Settings this build cannot honour yet: refusing to start beats silently ignoring them. */
+function unavailableFeature(config: ServerConfig): string | null {
+  if (config.redisUrl !== null)
+    return 'REDIS_URL is set, but cluster mode is not available in this build yet';
+  if (config.authJwtSecret !== null || config.authJwtPublicKey !== null) {
+    return 'AUTH_JWT_SECRET/AUTH_JWT_PUBLIC_KEY are set, but JWT verification is not available in this build yet';
+  }
+  return null;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+await main();

@@ -1,0 +1,200 @@
+// The embedding API: createExoServer(options) runs the room engine behind WebSockets, either on
+// its own port or attached to an existing http.Server (upgrades on one path, or any). Upgrade
+// checks run in the contract's order (origin 403, connection cap 503, per-IP cap 429, auth 401);
+// the `exo.v1` subprotocol is selected when offered and `exo.auth.*` entries are never echoed.
+// close() stops accepting, closes every socket with 1001 and resolves when all are gone.
+
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Clock, type ConnAuth, type CoreConfig, RoomEngine, type TokenSource } from '@exo/room-core';
+import { WebSocketServer } from 'ws';
+import { SocketHub } from './hub.js';
+import { type Logger, silentLogger } from './log.js';
+import { AddressCounter, addressKey, checkOrigin, clientAddress, type Refusal } from './upgrade.js';
+
+export interface Authenticated {
+  readonly userId: string;
+  /** When the credential expires (ms since epoch): the connection is closed with 4401 then. */
+  readonly expiresAt?: number;
+}
+
+export interface ExoServerOptions {
+  readonly core?: Partial<CoreConfig>;
+  /** Attach to this server's upgrades instead of listening on a port of our own. */
+  readonly server?: Server;
+  /** With `server`: only upgrades on this path (query string ignored); default any path. */
+  readonly path?: string;
+  readonly port?: number;
+  readonly host?: string;
+  readonly maxMessageBytes?: number;
+  readonly compression?: boolean;
+  readonly pingIntervalMs?: number;
+  readonly sendSoftLimitBytes?: number;
+  readonly sendHardLimitBytes?: number;
+  readonly allowedOrigins?: readonly string[] | null;
+  readonly maxConnections?: number;
+  readonly maxConnectionsPerIp?: number;
+  readonly trustProxy?: number;
+  /** Resolves the request's user, or null to refuse the upgrade with 401. */
+  readonly authenticate?: (request: IncomingMessage) => Promise<Authenticated | null>;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly tokens?: TokenSource;
+}
+
+export interface ExoServer {
+  readonly engine: RoomEngine;
+  /** The port WebSocket clients connect to. */
+  readonly port: number;
+  readonly draining: boolean;
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+const randomTokens: TokenSource = { next: () => randomBytes(24).toString('base64url') };
+const SUBPROTOCOL = 'exo.v1';
+
+export async function createExoServer(options: ExoServerOptions = {}): Promise<ExoServer> {
+  const log = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const engine = new RoomEngine({
+    config: options.core ?? {},
+    clock,
+    tokens: options.tokens ?? randomTokens,
+  });
+  const hub = new SocketHub(
+    engine,
+    clock,
+    {
+      pingIntervalMs: options.pingIntervalMs ?? 30_000,
+      sendSoftLimitBytes: options.sendSoftLimitBytes ?? 1024 * 1024,
+      sendHardLimitBytes: options.sendHardLimitBytes ?? 8 * 1024 * 1024,
+    },
+    log,
+  );
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxMessageBytes ?? 16384,
+    perMessageDeflate: options.compression ?? false,
+    clientTracking: false,
+    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  const perIp = new AddressCounter();
+  const maxConnections = options.maxConnections ?? 20_000;
+  const maxPerIp = options.maxConnectionsPerIp ?? 50;
+  let pending = 0;
+  let draining = false;
+
+  const refuse = (socket: Duplex, refusal: Refusal) => {
+    const text = `${refusal.reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}\r\nConnection: close\r\n` +
+        `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    );
+  };
+
+  const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (draining) return refuse(socket, { status: 503, reason: 'server shutting down' });
+    const originRefusal = checkOrigin(req, options.allowedOrigins ?? null);
+    if (originRefusal !== null) return refuse(socket, originRefusal);
+    if (hub.size + pending >= maxConnections)
+      return refuse(socket, { status: 503, reason: 'too many connections' });
+    const address = clientAddress(req, options.trustProxy ?? 0);
+    const key = addressKey(address);
+    if (perIp.count(key) >= maxPerIp)
+      return refuse(socket, { status: 429, reason: 'too many connections from this address' });
+    perIp.add(key);
+    pending++;
+    let auth: ConnAuth | undefined;
+    try {
+      if (options.authenticate !== undefined) {
+        const who = await options.authenticate(req);
+        if (who === null) throw new Unauthorized();
+        auth =
+          who.expiresAt === undefined
+            ? { userId: who.userId }
+            : { userId: who.userId, expiresAt: who.expiresAt };
+      }
+    } catch (err) {
+      pending--;
+      perIp.remove(key);
+      if (!(err instanceof Unauthorized)) log.warn({ err: String(err) }, 'authenticate hook failed');
+      return refuse(socket, { status: 401, reason: 'unauthorized' });
+    }
+    pending--;
+    if (draining || socket.destroyed) {
+      perIp.remove(key);
+      return refuse(socket, { status: 503, reason: 'server shutting down' });
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, address, auth, () => perIp.remove(key)));
+  };
+
+  const upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.server !== undefined && options.path !== undefined && pathOf(req) !== options.path) return;
+    onUpgrade(req, socket, head).catch((err) => {
+      log.error({ err: String(err) }, 'upgrade failed');
+      socket.destroy();
+    });
+  };
+
+  const own = options.server === undefined;
+  const http =
+    options.server ??
+    createServer((_req, res) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' }).end('WebSocket only\n');
+    });
+  http.on('upgrade', upgradeListener);
+  if (own) {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    engine,
+    get port() {
+      return (http.address() as AddressInfo | null)?.port ?? 0;
+    },
+    get draining() {
+      return draining;
+    },
+    get connections() {
+      return hub.size;
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        await hub.closeAll(1001, 'server shutting down', 5000);
+        http.off('upgrade', upgradeListener);
+        wss.close();
+        if (own) {
+          http.closeAllConnections();
+          await new Promise<void>((resolve) => http.close(() => resolve()));
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+class Unauthorized extends Error {}
+
+const STATUS_TEXT: Record<Refusal['status'], string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0]!;
+}
