@@ -14,6 +14,9 @@ export default defineConfig({
   test: {
     passWithNoTests: false,
     allowOnly: false,
+    // The JSON report lets .ci/run print one plain 'N passed, N failed' line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'artifacts/vitest-report.json' },
     projects: [
       project('protocol', 'packages/protocol'),
       project('room-core', 'packages/room-core'),
