@@ -34,7 +34,7 @@ export interface CoreSnapshot {
   now: number;
   rooms: RoomSnapshot[];
   conns: { conn: string; roomId: string | null; userId: string | null; unboundSince: number }[];
-  fenceFloor: number;
+  retiredFences: [string, number][];
   seqFloor: number;
 }
 
@@ -50,7 +50,7 @@ export function inspect(state: CoreState): CoreSnapshot {
         userId: c.member?.userId ?? null,
         unboundSince: c.unboundSince,
       })),
-    fenceFloor: state.fenceFloor,
+    retiredFences: [...state.retiredFences].sort((a, b) => compareIds(a[0], b[0])),
     seqFloor: state.seqFloor,
   };
 }

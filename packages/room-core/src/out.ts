@@ -1,8 +1,9 @@
 // What one step produces, collected and then released in the order CONTRACT §3 demands: each
 // recipient gets at most one `presence` and one `selection_state` (built from the final state),
-// then at most one `viewer_cameras` per affected planet in planetId order, then other messages
-// (camera relays, SESSION_REPLACED), then the sender's answer; closes come last. A room changed
-// by the step gets its `seq` raised once, so every state message of the step carries the same seq.
+// then at most one `viewer_cameras` per affected planet in planetId order, then the sender's
+// answer; closes come last. Camera relays and SESSION_REPLACED, whose order the contract leaves
+// free, go first. A room changed by the step gets its `seq` raised once, so every state message
+// of the step carries the same seq.
 
 import type { ServerMessage } from '@exo/protocol';
 import { getOrCreate } from './collections.js';
@@ -70,6 +71,9 @@ export class Out {
 
   flush(state: CoreState, effects: Effect[]): void {
     for (const room of this.changed) room.seq++;
+    // Relays first: a relay decided in this step (a coalesced camera coming due) never arrives
+    // after the state message that removes its sender.
+    for (const effect of this.direct) effects.push(effect);
     for (const [room, audience] of this.presence) {
       emit(effects, state, room, audience, () => presenceMessage(room));
     }
@@ -90,7 +94,6 @@ export class Out {
         }
       }
     }
-    for (const effect of this.direct) effects.push(effect);
     if (this.answer !== null) {
       effects.push({ type: 'send', to: [this.answer.conn.id], message: this.answer.message });
     }

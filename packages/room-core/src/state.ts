@@ -77,12 +77,21 @@ export interface CoreState {
   readonly conns: Map<ConnId, Conn>;
   readonly rooms: Map<string, Room>;
   readonly deadlines: DeadlineHeap<Deadline>;
-  /** The highest fence and seq of any removed room, so a re-created room continues above them. */
-  fenceFloor: number;
+  /**
+   * Fences of removed rooms that a re-created room could still collide with: only those at or
+   * above now × 1000 when the room went (any later grant exceeds the others anyway), keyed by
+   * fenceKey(roomId, planetId) and pruned as time passes. Keeps fences exact and memory bounded.
+   */
+  readonly retiredFences: Map<string, number>;
+  /** The highest seq of any removed room, so a re-created room continues above it. */
   seqFloor: number;
 }
 
 export const NOT_ARMED = -1;
+
+export function fenceKey(roomId: string, planetId: string): string {
+  return `${roomId}\u0000${planetId}`;
+}
 
 export function createState(config: CoreConfig, now = 0): CoreState {
   return {
@@ -91,7 +100,7 @@ export function createState(config: CoreConfig, now = 0): CoreState {
     conns: new Map(),
     rooms: new Map(),
     deadlines: new DeadlineHeap(),
-    fenceFloor: 0,
+    retiredFences: new Map(),
     seqFloor: 0,
   };
 }

@@ -10,7 +10,7 @@ import { ack, fail } from '../answers.js';
 import { getOrCreate } from '../collections.js';
 import { armLock } from '../deadline.js';
 import type { Out } from '../out.js';
-import { type CoreState, type Member, NOT_ARMED, type Selection } from '../state.js';
+import { type CoreState, fenceKey, type Member, NOT_ARMED, type Selection } from '../state.js';
 
 export function select(state: CoreState, member: Member, msg: SelectMessage, out: Out): void {
   const { room } = member;
@@ -40,7 +40,7 @@ export function select(state: CoreState, member: Member, msg: SelectMessage, out
   releaseSelection(member, out);
   let fence: number | null = null;
   if (exclusive) {
-    const last = room.lastFence.get(planetId) ?? state.fenceFloor;
+    const last = room.lastFence.get(planetId) ?? state.retiredFences.get(fenceKey(room.id, planetId)) ?? 0;
     fence = Math.max(state.now * 1000, last + 1);
     room.lastFence.set(planetId, fence);
   }

@@ -8,7 +8,15 @@ import type { UserProfile } from '@exo/protocol';
 import { armJoinTimeout, armPresence } from '../deadline.js';
 import { releaseSelection } from '../locks/selection.js';
 import type { Out } from '../out.js';
-import { type Conn, type CoreState, createRoom, type Member, NOT_ARMED, type Room } from '../state.js';
+import {
+  type Conn,
+  type CoreState,
+  createRoom,
+  fenceKey,
+  type Member,
+  NOT_ARMED,
+  type Room,
+} from '../state.js';
 import { dropView } from '../viewers/viewers.js';
 
 export function findOrCreateRoom(state: CoreState, roomId: string): Room {
@@ -69,7 +77,11 @@ export function removeMember(state: CoreState, member: Member, out: Out): void {
 
 function removeRoom(state: CoreState, room: Room): void {
   state.rooms.delete(room.id);
-  for (const fence of room.lastFence.values()) if (fence > state.fenceFloor) state.fenceFloor = fence;
+  const floor = state.now * 1000;
+  for (const [key, fence] of state.retiredFences) if (fence < floor) state.retiredFences.delete(key);
+  for (const [planetId, fence] of room.lastFence) {
+    if (fence >= floor) state.retiredFences.set(fenceKey(room.id, planetId), fence);
+  }
   if (room.seq + 1 > state.seqFloor) state.seqFloor = room.seq + 1;
 }
 
