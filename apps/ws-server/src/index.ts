@@ -1,6 +1,7 @@
 // @exo/ws-server: the WebSocket adapter around @exo/room-core, for embedding (createExoServer)
 // and as the daemon (main.ts).
 
+export { AUTH_SUBPROTOCOL_PREFIX, type JwtSettings, jwtAuthenticator, tokenOf } from './auth.js';
 export { configFromEnv, ENV_VARS, EnvError, type LogLevel, type ServerConfig } from './config.js';
 export { createHealthServer, type HealthSource } from './http.js';
 export { type Logger, silentLogger } from './log.js';

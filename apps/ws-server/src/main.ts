@@ -4,6 +4,7 @@
 
 import type { Server } from 'node:http';
 import { pino } from 'pino';
+import { jwtAuthenticator } from './auth.js';
 import { configFromEnv, EnvError, type ServerConfig } from './config.js';
 import { createHealthServer } from './http.js';
 import { createExoServer } from './server.js';
@@ -27,10 +28,31 @@ async function main(): Promise<void> {
     process.stderr.write(`exo-realtime: ${unavailable}\n`);
     process.exit(1);
   }
-  logger.warn(
-    {},
-    'authentication is off: any client may join as any user (set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY)',
-  );
+  let authenticate: ReturnType<typeof jwtAuthenticator> | undefined;
+  if (config.authJwtSecret !== null || config.authJwtPublicKey !== null) {
+    try {
+      authenticate = jwtAuthenticator({
+        secret: config.authJwtSecret,
+        publicKey: config.authJwtPublicKey,
+        issuer: config.authJwtIssuer,
+        audience: config.authJwtAudience,
+      });
+    } catch (err) {
+      const message = `AUTH_JWT_PUBLIC_KEY is invalid: it accepts a PEM RSA, P-256 EC or Ed25519 public key (${String(err)})`;
+      logger.fatal({}, message);
+      process.stderr.write(`exo-realtime: ${message}\n`);
+      process.exit(1);
+    }
+    logger.info(
+      { algorithm: config.authJwtSecret !== null ? 'HS256' : 'public key' },
+      'JWT authentication is on',
+    );
+  } else {
+    logger.warn(
+      {},
+      'authentication is off: any client may join as any user (set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY)',
+    );
+  }
 
   const exo = await createExoServer({
     core: config.core,
@@ -45,6 +67,7 @@ async function main(): Promise<void> {
     maxConnections: config.maxConnections,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
     trustProxy: config.trustProxy,
+    ...(authenticate === undefined ? {} : { authenticate }),
     logger,
   });
   const health = createHealthServer({
@@ -90,9 +113,6 @@ async function main(): Promise<void> {
 function unavailableFeature(config: ServerConfig): string | null {
   if (config.redisUrl !== null)
     return 'REDIS_URL is set, but cluster mode is not available in this build yet';
-  if (config.authJwtSecret !== null || config.authJwtPublicKey !== null) {
-    return 'AUTH_JWT_SECRET/AUTH_JWT_PUBLIC_KEY are set, but JWT verification is not available in this build yet';
-  }
   return null;
 }
 
