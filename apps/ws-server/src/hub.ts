@@ -33,6 +33,10 @@ interface Session {
   readonly held: Map<string, string>;
   drainTimer: NodeJS.Timeout | null;
   closing: boolean;
+  /** Frames refused with RATE_LIMITED, logged when the connection ends. */
+  rateLimited: number;
+  /** The close code the server chose, if it closed the connection. */
+  closedWith: number | null;
 }
 
 const BINARY_FRAME: ParseResult = {
@@ -81,6 +85,8 @@ export class SocketHub {
       held: new Map(),
       drainTimer: null,
       closing: false,
+      rateLimited: 0,
+      closedWith: null,
     };
     this.sessions.set(session.id, session);
     this.log.debug({ conn: session.id, address, path: req.url?.split('?')[0] }, 'connection open');
@@ -98,7 +104,10 @@ export class SocketHub {
       this.sessions.delete(session.id);
       if (session.drainTimer !== null) clearTimeout(session.drainTimer);
       onGone();
-      this.log.debug({ conn: session.id, code }, 'connection closed');
+      const abuse = session.rateLimited > 0 || session.closedWith === 1008;
+      const fields = { conn: session.id, address: session.address, code, rateLimited: session.rateLimited };
+      if (abuse) this.log.warn(fields, 'connection closed after exceeding its rate budget');
+      else this.log.debug(fields, 'connection closed');
       this.run(this.engine.close(session.id, closeKind(code, session.pingFailed)));
     });
     this.run(this.engine.open(session.id, auth));
@@ -136,6 +145,7 @@ export class SocketHub {
     for (const id of to) {
       const session = this.sessions.get(id);
       if (session === undefined || session.closing || session.ws.readyState !== session.ws.OPEN) continue;
+      if (message.type === 'error' && message.code === 'RATE_LIMITED') session.rateLimited++;
       const buffered = session.ws.bufferedAmount;
       if (buffered > this.options.sendHardLimitBytes) {
         this.log.warn({ conn: id, buffered }, 'closing a connection that reads too slowly');
@@ -166,6 +176,7 @@ export class SocketHub {
     const session = this.sessions.get(id);
     if (session === undefined || session.closing) return;
     session.closing = true;
+    session.closedWith = code;
     session.ws.close(code, reason);
     // A peer that never answers the close handshake (or whose buffer never drains) is cut off.
     setTimeout(() => session.ws.terminate(), CLOSE_GRACE_MS).unref();
