@@ -9,6 +9,7 @@ import { nextDeadline } from './deadline.js';
 import type { Effect } from './effects.js';
 import { type CoreSnapshot, inspect } from './inspect.js';
 import { type CoreState, createState } from './state.js';
+import { type CoreStats, stats } from './stats.js';
 import { step } from './step.js';
 
 export interface Clock {
@@ -104,6 +105,10 @@ export class RoomEngine {
 
   inspect(): CoreSnapshot {
     return inspect(this.state);
+  }
+
+  stats(): CoreStats {
+    return stats(this.state);
   }
 
   apply(command: Command): Effect[] {

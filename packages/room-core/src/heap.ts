@@ -16,6 +16,11 @@ export class DeadlineHeap<T extends HeapEntry> {
     return this.items.length;
   }
 
+  /** Every entry, in no particular order. */
+  entries(): readonly T[] {
+    return this.items;
+  }
+
   peek(): T | undefined {
     return this.items[0];
   }

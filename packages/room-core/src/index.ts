@@ -31,4 +31,5 @@ export {
 } from './engine.js';
 export { type CoreSnapshot, inspect, type MemberSnapshot, type RoomSnapshot } from './inspect.js';
 export { type CoreState, createState } from './state.js';
+export { type CoreStats, stats } from './stats.js';
 export { step } from './step.js';

@@ -16,6 +16,7 @@ export interface MemberSnapshot {
   viewing: {
     planetId: string;
     camera: CameraState | null;
+    cameraAt: number | null;
     pending: CameraState | null;
     lastRelayAt: number | null;
   }[];
@@ -85,6 +86,7 @@ function inspectMember(m: Member): MemberSnapshot {
       .map((v) => ({
         planetId: v.planetId,
         camera: v.camera,
+        cameraAt: v.cameraAt,
         pending: v.pending,
         lastRelayAt: Number.isFinite(v.lastRelayAt) ? v.lastRelayAt : null,
       })),

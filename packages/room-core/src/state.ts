@@ -34,8 +34,9 @@ export interface Selection {
 
 export interface ViewState {
   readonly planetId: string;
-  /** The member's last camera on this planet, relayed or not. */
+  /** The member's last camera on this planet, relayed or not, and when it arrived. */
   camera: CameraState | null;
+  cameraAt: number | null;
   lastRelayAt: number;
   /** A coalesced camera waiting for the end of the throttle interval. */
   pending: CameraState | null;

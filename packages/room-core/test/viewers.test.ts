@@ -157,7 +157,7 @@ describe('camera', () => {
     ]);
     expect(h.take(b)).toEqual([]);
     expect(h.engine.inspect().rooms[0]!.members[0]!.viewing).toEqual([
-      { planetId: 'p', camera: null, pending: null, lastRelayAt: null },
+      { planetId: 'p', camera: null, cameraAt: null, pending: null, lastRelayAt: null },
     ]);
   });
 

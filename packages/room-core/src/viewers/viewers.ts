@@ -27,6 +27,7 @@ export function joinViewer(state: CoreState, member: Member, msg: JoinViewerMess
     const view: ViewState = {
       planetId,
       camera: null,
+      cameraAt: null,
       lastRelayAt: Number.NEGATIVE_INFINITY,
       pending: null,
       armedAt: NOT_ARMED,
@@ -91,6 +92,7 @@ export function camera(
     return;
   }
   view.camera = msg.camera;
+  view.cameraAt = state.now;
   const slot = view.lastRelayAt + state.config.cameraMinIntervalMs;
   if (rateWait === 0 && view.pending === null && state.now >= slot) {
     relay(member, view, msg.camera, out);
