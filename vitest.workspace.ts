@@ -20,7 +20,7 @@ export default defineConfig({
     projects: [
       project('protocol', 'packages/protocol'),
       project('room-core', 'packages/room-core'),
-      project('ws-server', 'apps/ws-server'),
+      project('ws-server', 'apps/ws-server', { globalSetup: ['test/global-setup.ts'] }),
     ],
   },
 });

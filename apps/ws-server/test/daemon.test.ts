@@ -1,0 +1,220 @@
+// The daemon as a process (CONTRACT §9): `node apps/ws-server/dist/main.js` (built by
+// global-setup.ts) on ports 0, found through its JSON `listening` log line. Every stdout line is one
+// JSON object; a bad variable stops start-up with exit code 1 and a message naming it; SIGTERM and
+// SIGINT stop accepting, turn /ready to 503, close sockets with 1001 and exit 0 within 10 s.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ENV_VARS } from '../src/config.js';
+import { connect } from './kit.js';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const WAIT_MS = 5000;
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+interface Daemon {
+  readonly child: ChildProcess;
+  /** Raw stdout lines so far. */
+  readonly lines: string[];
+  stderr(): string;
+  /** Resolves with the ports from the `listening` log line; rejects if the process exits first. */
+  listening(): Promise<{ wsPort: number; healthPort: number }>;
+  /** Resolves once the process has exited and its output is read. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+});
+
+function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Starts the daemon with only the variables given (plus ports 0 on 127.0.0.1), none inherited. */
+function startDaemon(vars: Record<string, string> = {}): Daemon {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of ENV_VARS) delete env[name];
+  Object.assign(env, { WS_PORT: '0', HEALTH_PORT: '0', HOST: '127.0.0.1' }, vars);
+  const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  const listening = new Promise<{ wsPort: number; healthPort: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      const entry = parseObject(line);
+      if (entry?.msg === 'listening') resolve(entry as { wsPort: number; healthPort: number });
+    });
+    exited.then(({ code }) =>
+      reject(new Error(`the daemon exited with ${code} before listening: ${stderr}${lines.join('\n')}`)),
+    );
+  });
+  // A test that expects a failed start-up never awaits `listening`.
+  listening.catch(() => {});
+  return {
+    child,
+    lines,
+    stderr: () => stderr,
+    listening: () => within(listening, 'the listening line'),
+    exited,
+  };
+}
+
+function parseObject(line: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function expectJsonLines(lines: readonly string[]): Record<string, unknown>[] {
+  expect(lines.length).toBeGreaterThan(0);
+  const entries = lines.map(parseObject);
+  expect(lines.filter((_, i) => entries[i] === null)).toEqual([]);
+  return entries as Record<string, unknown>[];
+}
+
+/**
+ * A WebSocket client written by hand on a raw TCP socket: it completes the handshake, then never
+ * answers anything, so the server's close frame stays unanswered and the drain stays in progress.
+ */
+function mute(port: number): {
+  socket: Socket;
+  upgraded: Promise<void>;
+  closeFrame: Promise<{ code: number; reason: string }>;
+} {
+  const socket = tcpConnect(port, '127.0.0.1');
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  let received = Buffer.alloc(0);
+  let onUpgraded: () => void = () => {};
+  const upgraded = new Promise<void>((resolve) => {
+    onUpgraded = resolve;
+  });
+  const closeFrame = new Promise<{ code: number; reason: string }>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const status = received.subarray(0, received.indexOf('\r\n')).toString();
+      if (!status.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${status}`));
+      onUpgraded();
+      const frame = received.subarray(end + 4);
+      // A server frame is unmasked; a close frame's payload is a 2-byte code and a short reason.
+      if (frame.length < 2 || frame.length < 2 + (frame[1]! & 0x7f)) return;
+      if (frame[0] !== 0x88) return reject(new Error(`expected a close frame, got opcode ${frame[0]}`));
+      resolve({ code: frame.readUInt16BE(2), reason: frame.subarray(4, 2 + frame[1]!).toString() });
+    });
+    socket.on('error', reject);
+  });
+  closeFrame.catch(() => {});
+  return { socket, upgraded: within(upgraded, 'the hand-made handshake'), closeFrame };
+}
+
+describe('the daemon', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'serves /health, logs JSON lines only, and on %s closes clients with 1001 and exits 0',
+    async (signal) => {
+      const daemon = startDaemon({ LOG_LEVEL: 'debug' });
+      const { wsPort, healthPort } = await daemon.listening();
+      const health = await fetch(`http://127.0.0.1:${healthPort}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.text()).toBe('{"ok":true}');
+      expect((await fetch(`http://127.0.0.1:${healthPort}/ready`)).status).toBe(200);
+
+      const client = await connect(`ws://127.0.0.1:${wsPort}/room?token=do-not-log-me`);
+      client.send({ type: 'join', roomId: 'room', user: { userId: 'ann' } });
+      await client.until('ack');
+
+      const signalled = Date.now();
+      daemon.child.kill(signal);
+      expect(await client.closed()).toEqual({ code: 1001, reason: 'server shutting down' });
+      expect(await within(daemon.exited, 'the daemon to exit', SHUTDOWN_LIMIT_MS)).toEqual({
+        code: 0,
+        signal: null,
+      });
+      expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_LIMIT_MS);
+
+      const messages = expectJsonLines(daemon.lines).map((entry) => entry.msg);
+      expect(messages).toEqual(
+        expect.arrayContaining(['listening', 'connection open', 'shutting down', 'stopped']),
+      );
+      expect(daemon.lines.join('\n')).not.toContain('do-not-log-me');
+    },
+  );
+
+  it('while draining answers /ready with 503, refuses new connections with 503 and keeps /health', async () => {
+    const daemon = startDaemon();
+    const { wsPort, healthPort } = await daemon.listening();
+    const held = mute(wsPort);
+    await held.upgraded;
+
+    daemon.child.kill('SIGTERM');
+    expect(await within(held.closeFrame, 'the close frame')).toEqual({
+      code: 1001,
+      reason: 'server shutting down',
+    });
+    const ready = await fetch(`http://127.0.0.1:${healthPort}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ ok: false, reason: 'draining' });
+    expect((await fetch(`http://127.0.0.1:${healthPort}/health`)).status).toBe(200);
+    await expect(connect(`ws://127.0.0.1:${wsPort}/`)).rejects.toThrow('HTTP 503');
+
+    held.socket.destroy();
+    expect(await within(daemon.exited, 'the daemon to exit', SHUTDOWN_LIMIT_MS)).toEqual({
+      code: 0,
+      signal: null,
+    });
+  });
+
+  it.each([
+    ['MAX_ROOM_USERS', 'abc', 'MAX_ROOM_USERS accepts a whole number from 1 to any size'],
+    ['LOCK_TTL_MS', '10', 'LOCK_TTL_MS accepts a whole number from 1000 to any size'],
+    ['SELECTION_MODE', 'first-come', 'SELECTION_MODE accepts one of: exclusive, shared'],
+  ])('refuses %s=%s: exit code 1 and a message naming the variable', async (name, value, accepts) => {
+    const daemon = startDaemon({ [name]: value });
+    expect(await within(daemon.exited, 'the daemon to exit')).toEqual({ code: 1, signal: null });
+    const reason = `${name}=${JSON.stringify(value)} is invalid: ${accepts}`;
+    expect(daemon.stderr()).toBe(`exo-realtime: invalid configuration: ${reason}\n`);
+    const entries = expectJsonLines(daemon.lines);
+    expect(entries).toEqual([
+      expect.objectContaining({ level: 60, msg: `invalid configuration: ${reason}` }),
+    ]);
+  });
+
+  // Cluster mode is not built yet, so the daemon refuses REDIS_URL rather than silently running as a
+  // single process. Remove this test when cluster mode lands.
+  it('refuses REDIS_URL: exit code 1 and a message saying cluster mode is not available yet', async () => {
+    const daemon = startDaemon({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(await within(daemon.exited, 'the daemon to exit')).toEqual({ code: 1, signal: null });
+    expect(daemon.stderr()).toBe(
+      'exo-realtime: REDIS_URL is set, but cluster mode is not available in this build yet\n',
+    );
+    expectJsonLines(daemon.lines);
+  });
+});
