@@ -53,6 +53,8 @@ export class SocketHub {
   private timer: NodeJS.Timeout | null = null;
   private armedAt: number | null = null;
   private readonly pinger: NodeJS.Timeout;
+  /** Connections closed for reading too slowly whose users leave once the current step is sent. */
+  private readonly tooSlow: string[] = [];
 
   constructor(
     readonly engine: RoomEngine,
@@ -137,6 +139,11 @@ export class SocketHub {
       if (effect.type === 'send') this.send(effect.to, effect.message);
       else this.close(effect.conn, effect.code, effect.reason);
     }
+    // A slow reader's leave is a later step: its messages must follow the rest of this one's,
+    // so every recipient sees the room's state messages in step order (CONTRACT §3).
+    for (let id = this.tooSlow.shift(); id !== undefined; id = this.tooSlow.shift()) {
+      this.run(this.engine.close(id, 'other'));
+    }
     this.arm();
   }
 
@@ -150,7 +157,7 @@ export class SocketHub {
       if (buffered > this.options.sendHardLimitBytes) {
         this.log.warn({ conn: id, buffered }, 'closing a connection that reads too slowly');
         this.close(id, 1013, 'reading too slowly');
-        this.run(this.engine.close(id, 'other'));
+        this.tooSlow.push(id);
       } else if (message.type === 'camera' && buffered > this.options.sendSoftLimitBytes) {
         session.held.delete(`${message.userId}\u0000${message.planetId}`);
         session.held.set(`${message.userId}\u0000${message.planetId}`, data);
