@@ -65,21 +65,28 @@ const INTEGERS: Record<string, [number, number | null, string, object]> = {
 };
 
 const TOO_LONG = 'k'.repeat(65537);
+/** Variables whose values an error message must not repeat. */
+const SECRETS = ['AUTH_JWT_SECRET', 'AUTH_JWT_PUBLIC_KEY', 'REDIS_URL', 'ADMIN_TOKEN'];
 
 /** Every other variable: a valid value, the setting it lands in, bad values and what the variable accepts. */
 const OTHERS: Record<string, [string, object, string[], string]> = {
-  HOST: ['127.0.0.1', { host: '127.0.0.1' }, ['', '   '], 'HOST accepts a host name or address'],
+  HOST: [
+    '127.0.0.1',
+    { host: '127.0.0.1' },
+    ['bad host', 'a/b'],
+    'HOST accepts a host name or an IPv4 or IPv6 address',
+  ],
   WS_COMPRESSION: ['1', { wsCompression: true }, ['yes', 'true', '2'], 'WS_COMPRESSION accepts one of: 0, 1'],
   SELECTION_MODE: [
     'shared',
     { core: { selectionMode: 'shared' } },
-    ['both', 'exclusive-ish', ''],
+    ['both', 'exclusive-ish'],
     'SELECTION_MODE accepts one of: exclusive, shared',
   ],
   LOG_LEVEL: [
     'debug',
     { logLevel: 'debug' },
-    ['verbose', ''],
+    ['verbose'],
     'LOG_LEVEL accepts one of: fatal, error, warn, info, debug, trace, silent',
   ],
   ALLOWED_ORIGINS: [
@@ -198,9 +205,8 @@ describe('configFromEnv values', () => {
   it.each(BAD_VALUES.map(([name, value, accepts]) => [name, label(value), value, accepts]))(
     'refuses %s=%s, naming the variable and what it accepts',
     (name, _, value, accepts) => {
-      expect(refusal({ [name]: value }).message).toBe(
-        `${name}=${JSON.stringify(value)} is invalid: ${accepts}`,
-      );
+      const shown = SECRETS.includes(name) ? '(value hidden)' : JSON.stringify(value);
+      expect(refusal({ [name]: value }).message).toBe(`${name}=${shown} is invalid: ${accepts}`);
     },
   );
 });
@@ -279,5 +285,20 @@ describe('settings checked against each other', () => {
     expect(refusal({ AUTH_JWT_SECRET: 's', AUTH_JWT_PUBLIC_KEY: 'k' }).message).toBe(
       'AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY are exclusive: set one of them',
     );
+  });
+});
+
+describe('configFromEnv keeps secrets out of its messages', () => {
+  it('hides the value of a bad REDIS_URL, which may carry a password', () => {
+    expect(() => configFromEnv({ REDIS_URL: 'http://user:hunter2@host' })).toThrow(
+      'REDIS_URL=(value hidden) is invalid: REDIS_URL accepts a redis:// or rediss:// URL',
+    );
+  });
+
+  it('treats an empty or blank value as unset, as a compose file’s VAR= intends', () => {
+    const config = configFromEnv({ WS_COMPRESSION: '', MAX_ROOM_USERS: '  ', AUTH_JWT_SECRET: '' });
+    expect(config.wsCompression).toBe(false);
+    expect(config.core.maxRoomUsers).toBe(20);
+    expect(config.authJwtSecret).toBeNull();
   });
 });

@@ -95,7 +95,7 @@ const EnvSchema = v.object({
   HOST: v.pipe(
     v.optional(v.string(), '0.0.0.0'),
     v.trim(),
-    v.minLength(1, 'HOST accepts a host name or address'),
+    v.regex(/^[A-Za-z0-9.:%-]{1,253}$/, 'HOST accepts a host name or an IPv4 or IPv6 address'),
   ),
   WS_PORT: int('WS_PORT', 8080, 0, 65535),
   HEALTH_PORT: int('HEALTH_PORT', 8081, 0, 65535),
@@ -128,6 +128,14 @@ const EnvSchema = v.object({
   AUTH_JWT_AUDIENCE: text('AUTH_JWT_AUDIENCE'),
 });
 
+/** Variables whose values never appear in an error message or a log line. */
+const SECRET_VARS: ReadonlySet<string> = new Set([
+  'AUTH_JWT_SECRET',
+  'AUTH_JWT_PUBLIC_KEY',
+  'REDIS_URL',
+  'ADMIN_TOKEN',
+]);
+
 /** Every environment variable the daemon reads. */
 export const ENV_VARS: readonly string[] = Object.keys(EnvSchema.entries);
 
@@ -135,15 +143,15 @@ export function configFromEnv(env: Record<string, string | undefined>): ServerCo
   const picked: Record<string, string> = {};
   for (const name of ENV_VARS) {
     const value = env[name];
-    if (value !== undefined) picked[name] = value;
+    // An empty value means unset, as `VAR=` in a compose file or a shell usually intends.
+    if (value !== undefined && value.trim() !== '') picked[name] = value;
   }
   const result = v.safeParse(EnvSchema, picked);
   if (!result.success) {
     const issue = result.issues[0];
-    const name = issue.path?.[0]?.key;
-    throw new EnvError(
-      `${String(name ?? 'environment')}=${JSON.stringify(picked[String(name)] ?? '')} is invalid: ${issue.message}`,
-    );
+    const name = String(issue.path?.[0]?.key ?? 'environment');
+    const shown = SECRET_VARS.has(name) ? '(value hidden)' : JSON.stringify(picked[name] ?? '');
+    throw new EnvError(`${name}=${shown} is invalid: ${issue.message}`);
   }
   const e = result.output;
   if (e.SEND_HARD_LIMIT_BYTES < e.SEND_SOFT_LIMIT_BYTES) {
