@@ -3,20 +3,10 @@
 // the sockets' own closes into the right membership changes (takeover 4001, grace, clean close).
 
 import type { AckMessage, ServerMessage } from '@exo/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, joined, startServer, type TestClient } from '../test/kit.js';
-import type { ExoServerOptions } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { connect, joined, serverPerTest, type TestClient } from '../test/kit.js';
 
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function server(options: ExoServerOptions = {}) {
-  const s = await startServer(options);
-  servers.push(s);
-  return s;
-}
+const server = serverPerTest();
 
 /** Joins on a new socket and returns the client with its join ack (the ack carries the resumeToken). */
 async function join(url: string, userId: string, extra: object = {}, roomId = 'room') {

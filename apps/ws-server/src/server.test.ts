@@ -1,16 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, joined, startServer } from '../test/kit.js';
+import { describe, expect, it } from 'vitest';
+import { connect, joined, serverPerTest } from '../test/kit.js';
 
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function server(options = {}) {
-  const s = await startServer(options);
-  servers.push(s);
-  return s;
-}
+const server = serverPerTest();
 
 describe('createExoServer over real sockets', () => {
   it('lets two clients see each other, lock a planet, conflict and relay a camera', async () => {

@@ -5,21 +5,11 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { ServerMessage } from '@exo/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { connect, joined, startServer } from '../test/kit.js';
-import type { ExoServerOptions } from './server.js';
+import { connect, joined, serverPerTest } from '../test/kit.js';
 
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function server(options: ExoServerOptions = {}) {
-  const s = await startServer(options);
-  servers.push(s);
-  return s;
-}
+const server = serverPerTest();
 
 /** A frame of exactly `bytes` bytes: an unknown type, so a frame within the limit is answered. */
 function frameOfSize(bytes: number): string {

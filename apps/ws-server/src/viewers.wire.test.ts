@@ -3,20 +3,10 @@
 // the adapter's deadline timer, snapshots when a viewer leaves, and presence expiry's 4008 close.
 
 import type { ServerMessage } from '@exo/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import { joined, startServer, type TestClient } from '../test/kit.js';
-import type { ExoServerOptions } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { joined, serverPerTest, type TestClient } from '../test/kit.js';
 
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function server(options: ExoServerOptions = {}) {
-  const s = await startServer(options);
-  servers.push(s);
-  return s;
-}
+const server = serverPerTest();
 
 /** Joins the users in order on one room and drains the presence each got of the later joiners. */
 async function room(url: string, ...users: string[]): Promise<TestClient[]> {

@@ -3,6 +3,7 @@
 // every wait has a deadline so a missing message fails the test instead of hanging it.
 
 import type { ServerMessage } from '@exo/protocol';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { createExoServer, type ExoServer, type ExoServerOptions } from '../src/server.js';
 
@@ -11,6 +12,22 @@ const WAIT_MS = 3000;
 export async function startServer(options: ExoServerOptions = {}): Promise<ExoServer & { url: string }> {
   const server = await createExoServer({ host: '127.0.0.1', port: 0, ...options });
   return Object.assign(server, { url: `ws://127.0.0.1:${server.port}/` });
+}
+
+/**
+ * A `server(options)` function for one test file: every server it starts is closed after each test,
+ * so a failing test cannot leak a listening socket into the next.
+ */
+export function serverPerTest(): (options?: ExoServerOptions) => Promise<ExoServer & { url: string }> {
+  const servers: ExoServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (options = {}) => {
+    const s = await startServer(options);
+    servers.push(s);
+    return s;
+  };
 }
 
 export interface TestClient {
