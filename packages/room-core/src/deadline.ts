@@ -2,7 +2,9 @@
 // and credential expiry. One heap holds them all, so the shell keeps a single timer armed at
 // `nextDeadline(state)`. Entries are armed lazily: renewing a lock or seeing a user again does
 // not touch the heap; when an entry comes due and its holder's real deadline has moved on, it is
-// re-armed there. Each holder remembers the time it is armed at, so a superseded entry is dropped.
+// re-armed there. Each holder remembers which entry is armed for it (the entry's insertion number:
+// two entries of one holder may share a time), so a superseded entry is dropped, whether or not
+// `nextDeadline` has already discarded it; reading the next deadline never changes what a step does.
 // Deadlines due at one time are applied in one step, in the order camera relays, lock expiries,
 // grace ends, presence expiries (then join timeouts and credential expiries, which the contract
 // leaves unordered).
@@ -33,31 +35,38 @@ const PRIORITY: Readonly<Record<DeadlineKind, number>> = {
 export type DueHandler = (state: CoreState, deadline: Deadline, out: Out) => void;
 
 export function armCamera(state: CoreState, member: Member, view: ViewState, at: number): void {
-  view.armedAt = at;
-  state.deadlines.push({ kind: 'camera', at, priority: PRIORITY.camera, order: 0, member, view });
+  view.armedAt = push(state, { kind: 'camera', at, priority: PRIORITY.camera, order: 0, member, view });
 }
 
 export function armLock(state: CoreState, member: Member, selection: Selection): void {
   const at = selection.expiresAt;
-  selection.armedAt = at;
-  state.deadlines.push({ kind: 'lock', at, priority: PRIORITY.lock, order: 0, member, selection });
+  selection.armedAt = push(state, { kind: 'lock', at, priority: PRIORITY.lock, order: 0, member, selection });
 }
 
 export function armGrace(state: CoreState, member: Member, at: number): void {
-  member.graceArmedAt = at;
-  state.deadlines.push({ kind: 'grace', at, priority: PRIORITY.grace, order: 0, member });
+  member.graceArmedAt = push(state, { kind: 'grace', at, priority: PRIORITY.grace, order: 0, member });
 }
 
 export function armPresence(state: CoreState, member: Member): void {
   const at = member.lastSeen + state.config.presenceTimeoutMs;
-  member.presenceArmedAt = at;
-  state.deadlines.push({ kind: 'presence', at, priority: PRIORITY.presence, order: 0, member });
+  member.presenceArmedAt = push(state, {
+    kind: 'presence',
+    at,
+    priority: PRIORITY.presence,
+    order: 0,
+    member,
+  });
 }
 
 export function armJoinTimeout(state: CoreState, conn: Conn): void {
   const at = conn.unboundSince + state.config.joinTimeoutMs;
-  conn.joinArmedAt = at;
-  state.deadlines.push({ kind: 'join', at, priority: PRIORITY.join, order: 0, conn });
+  conn.joinArmedAt = push(state, { kind: 'join', at, priority: PRIORITY.join, order: 0, conn });
+}
+
+/** Queues an entry; returns its insertion number, unique for the heap's life. */
+function push(state: CoreState, entry: Deadline): number {
+  state.deadlines.push(entry);
+  return entry.order;
 }
 
 export function armAuthExpiry(state: CoreState, conn: Conn, at: number): void {
@@ -75,16 +84,20 @@ export function isLive(state: CoreState, d: Deadline): boolean {
       return (
         present(state, d.member) &&
         d.member.viewing.get(d.view.planetId) === d.view &&
-        d.view.armedAt === d.at
+        d.view.armedAt === d.order
       );
     case 'lock':
-      return present(state, d.member) && d.member.selection === d.selection && d.selection.armedAt === d.at;
+      return (
+        present(state, d.member) && d.member.selection === d.selection && d.selection.armedAt === d.order
+      );
     case 'grace':
-      return present(state, d.member) && d.member.conn === null && d.member.graceArmedAt === d.at;
+      return present(state, d.member) && d.member.conn === null && d.member.graceArmedAt === d.order;
     case 'presence':
-      return present(state, d.member) && d.member.conn !== null && d.member.presenceArmedAt === d.at;
+      return present(state, d.member) && d.member.conn !== null && d.member.presenceArmedAt === d.order;
     case 'join':
-      return state.conns.get(d.conn.id) === d.conn && d.conn.member === null && d.conn.joinArmedAt === d.at;
+      return (
+        state.conns.get(d.conn.id) === d.conn && d.conn.member === null && d.conn.joinArmedAt === d.order
+      );
     case 'auth':
       return state.conns.get(d.conn.id) === d.conn;
     default:
