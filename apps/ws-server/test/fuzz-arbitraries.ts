@@ -10,7 +10,7 @@
 // - a frame over MAX_BYTES closes the connection with 1009, invalid UTF-8 text with 1007.
 // Rooms, users and planets come from small sets so clients collide on them.
 
-import type { ErrorCode, Rid } from '@exo/protocol';
+import { CLIENT_MESSAGE_TYPES, type ClientMessageType, type ErrorCode, type Rid } from '@exo/protocol';
 import fc from 'fast-check';
 
 export const ROOMS = ['orbit', '__proto__'] as const;
@@ -18,17 +18,8 @@ export const USERS = ['ada', 'bo', 'constructor', '__proto__'] as const;
 export const PLANETS = ['kepler-22b', 'toString', '__proto__'] as const;
 export const MAX_BYTES = 4096;
 
-const KNOWN_TYPES = [
-  'join',
-  'leave',
-  'select',
-  'unselect',
-  'join_viewer',
-  'leave_viewer',
-  'camera',
-  'heartbeat',
-] as const;
-type KnownType = (typeof KNOWN_TYPES)[number];
+const KNOWN_TYPES = CLIENT_MESSAGE_TYPES;
+type KnownType = ClientMessageType;
 type PlanetType = 'select' | 'unselect' | 'join_viewer' | 'leave_viewer';
 
 /** Speak as the user of this client's last join (`self`), or as the room and user given. */
