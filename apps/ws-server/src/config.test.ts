@@ -24,6 +24,7 @@ const CONTRACT_DEFAULTS: ServerConfig = {
   authJwtPublicKey: null,
   authJwtIssuer: null,
   authJwtAudience: null,
+  adminToken: null,
   core: {
     maxRoomUsers: 20,
     maxRooms: 10000,
@@ -125,6 +126,12 @@ const OTHERS: Record<string, [string, object, string[], string]> = {
     [TOO_LONG],
     'AUTH_JWT_AUDIENCE accepts a string of at most 65536 characters',
   ],
+  ADMIN_TOKEN: [
+    'op-token-0123456789',
+    { adminToken: 'op-token-0123456789' },
+    ['short-token', 'has a space inside it', 'x'.repeat(1025), 'caf\u00e9-0123456789abcdef'],
+    'ADMIN_TOKEN accepts 16 to 1024 visible ASCII characters (no spaces)',
+  ],
 };
 
 function integerBadValues(min: number, max: number | null): string[] {
@@ -179,7 +186,7 @@ function refusal(env: Record<string, string>): EnvError {
 describe('configFromEnv defaults', () => {
   it('reads every variable the contract names, and no other', () => {
     expect([...ENV_VARS].sort()).toEqual([...Object.keys(INTEGERS), ...Object.keys(OTHERS)].sort());
-    expect(ENV_VARS).toHaveLength(30);
+    expect(ENV_VARS).toHaveLength(31);
   });
 
   it("gives every variable the contract's default when the environment is empty", () => {

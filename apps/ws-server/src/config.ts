@@ -27,6 +27,8 @@ export interface ServerConfig {
   readonly authJwtPublicKey: string | null;
   readonly authJwtIssuer: string | null;
   readonly authJwtAudience: string | null;
+  /** The Bearer token of GET /rooms and /rooms/:id; null: those endpoints answer 404. */
+  readonly adminToken: string | null;
   readonly core: CoreConfig;
 }
 
@@ -83,6 +85,15 @@ function isOrigin(origin: string): boolean {
   return url.origin === origin && (url.protocol === 'http:' || url.protocol === 'https:');
 }
 
+// Visible ASCII only: it travels in an HTTP header; 16 characters at the least, as it guards data.
+const ADMIN_TOKEN = 'ADMIN_TOKEN accepts 16 to 1024 visible ASCII characters (no spaces)';
+const adminToken = v.pipe(
+  v.optional(v.string(), ''),
+  v.trim(),
+  v.transform((s) => (s === '' ? null : s)),
+  v.check((s) => s === null || /^[\x21-\x7e]{16,1024}$/.test(s), ADMIN_TOKEN),
+);
+
 const redisUrl = v.pipe(
   text('REDIS_URL'),
   v.check(
@@ -126,6 +137,7 @@ const EnvSchema = v.object({
   AUTH_JWT_PUBLIC_KEY: text('AUTH_JWT_PUBLIC_KEY'),
   AUTH_JWT_ISSUER: text('AUTH_JWT_ISSUER'),
   AUTH_JWT_AUDIENCE: text('AUTH_JWT_AUDIENCE'),
+  ADMIN_TOKEN: adminToken,
 });
 
 /** Variables whose values never appear in an error message or a log line. */
@@ -179,6 +191,7 @@ export function configFromEnv(env: Record<string, string | undefined>): ServerCo
     authJwtPublicKey: e.AUTH_JWT_PUBLIC_KEY,
     authJwtIssuer: e.AUTH_JWT_ISSUER,
     authJwtAudience: e.AUTH_JWT_AUDIENCE,
+    adminToken: e.ADMIN_TOKEN,
     core: {
       maxRoomUsers: e.MAX_ROOM_USERS,
       maxRooms: e.MAX_ROOMS,

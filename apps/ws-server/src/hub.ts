@@ -16,11 +16,14 @@ import {
 import type { Clock, CloseKind, ConnAuth, Effect, RoomEngine } from '@exo/room-core';
 import type WebSocket from 'ws';
 import type { Logger } from './log.js';
+import { type HubObserver, noopObserver } from './observer.js';
 
 export interface HubOptions {
   readonly pingIntervalMs: number;
   readonly sendSoftLimitBytes: number;
   readonly sendHardLimitBytes: number;
+  /** Told what the hub does, for metrics; nothing by default. */
+  readonly observer?: HubObserver;
 }
 
 interface Session {
@@ -53,6 +56,7 @@ export class SocketHub {
   private timer: NodeJS.Timeout | null = null;
   private armedAt: number | null = null;
   private readonly pinger: NodeJS.Timeout;
+  private readonly observer: HubObserver;
   /** Connections closed for reading too slowly whose users leave once the current step is sent. */
   private readonly tooSlow: string[] = [];
 
@@ -63,6 +67,7 @@ export class SocketHub {
     private readonly log: Logger,
     private readonly idPrefix = 'c',
   ) {
+    this.observer = options.observer ?? noopObserver;
     this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pinger.unref();
   }
@@ -94,7 +99,9 @@ export class SocketHub {
     this.log.debug({ conn: session.id, address, path: req.url?.split('?')[0] }, 'connection open');
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const input = isBinary ? BINARY_FRAME : parseClientMessage(data.toString('utf8'));
+      this.observer.frameIn(input);
       this.run(this.engine.frame(session.id, input));
+      this.observer.frameDone();
     });
     ws.on('pong', () => {
       session.alive = true;
@@ -149,6 +156,7 @@ export class SocketHub {
 
   private send(to: readonly string[], message: ServerMessage): void {
     const data = serializeServerMessage(message);
+    let written = 0;
     for (const id of to) {
       const session = this.sessions.get(id);
       if (session === undefined || session.closing || session.ws.readyState !== session.ws.OPEN) continue;
@@ -158,14 +166,18 @@ export class SocketHub {
         this.log.warn({ conn: id, buffered }, 'closing a connection that reads too slowly');
         this.close(id, 1013, 'reading too slowly');
         this.tooSlow.push(id);
+        this.observer.slowReaderClosed();
       } else if (message.type === 'camera' && buffered > this.options.sendSoftLimitBytes) {
         session.held.delete(`${message.userId}\u0000${message.planetId}`);
         session.held.set(`${message.userId}\u0000${message.planetId}`, data);
         this.watchDrain(session);
+        this.observer.relayHeld();
       } else {
         session.ws.send(data);
+        written++;
       }
     }
+    this.observer.messageOut(message, to.length, written);
   }
 
   private watchDrain(session: Session): void {
@@ -175,6 +187,7 @@ export class SocketHub {
       if (session.closing || session.ws.readyState !== session.ws.OPEN) return;
       if (session.ws.bufferedAmount > this.options.sendSoftLimitBytes) return this.watchDrain(session);
       for (const data of session.held.values()) session.ws.send(data);
+      this.observer.relaysFlushed(session.held.size);
       session.held.clear();
     }, DRAIN_CHECK_MS);
   }

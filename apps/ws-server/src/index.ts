@@ -5,4 +5,7 @@ export { AUTH_SUBPROTOCOL_PREFIX, type JwtSettings, jwtAuthenticator, tokenOf } 
 export { configFromEnv, ENV_VARS, EnvError, type LogLevel, type ServerConfig } from './config.js';
 export { createHealthServer, type HealthSource } from './http.js';
 export { type Logger, silentLogger } from './log.js';
+export { createServerMetrics, type MetricsOptions, type ServerMetrics } from './metrics.js';
+export { type HubObserver, noopObserver } from './observer.js';
+export { type OpsRoutes, type OpsRoutesOptions, opsRoutes } from './ops-routes.js';
 export { type Authenticated, createExoServer, type ExoServer, type ExoServerOptions } from './server.js';

@@ -1,12 +1,15 @@
 // The daemon's composition root: the environment in, real adapters wired, signals handled. It is
-// the embedding API (createExoServer) plus a health server plus pino. SIGTERM/SIGINT: stop
-// accepting, /ready answers 503, sockets close with 1001, exit 0 within 10 s.
+// the embedding API (createExoServer) plus a health server (with /metrics, and /rooms when
+// ADMIN_TOKEN is set) plus pino. SIGTERM/SIGINT: stop accepting, /ready answers 503, sockets close
+// with 1001, exit 0 within 10 s.
 
 import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { jwtAuthenticator } from './auth.js';
 import { configFromEnv, EnvError, type ServerConfig } from './config.js';
 import { createHealthServer } from './http.js';
+import { createServerMetrics } from './metrics.js';
+import { opsRoutes } from './ops-routes.js';
 import { createExoServer } from './server.js';
 
 const SHUTDOWN_LIMIT_MS = 9000;
@@ -54,6 +57,8 @@ async function main(): Promise<void> {
     );
   }
 
+  // The closures read `exo` only when scraped or inspected, after it is assigned below.
+  const metrics = createServerMetrics({ stats: () => exo.engine.stats(), cluster: config.redisUrl !== null });
   const exo = await createExoServer({
     core: config.core,
     port: config.wsPort,
@@ -69,10 +74,13 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     ...(authenticate === undefined ? {} : { authenticate }),
     logger,
+    observer: metrics.observer,
   });
   const health = createHealthServer({
     ready: () => (exo.draining ? { ok: false, reason: 'draining' } : { ok: true }),
+    routes: opsRoutes({ metrics, adminToken: config.adminToken, inspect: () => exo.engine.inspect() }),
   });
+  if (config.adminToken !== null) logger.info({}, 'inspection endpoints are on: GET /rooms, /inspector');
   await listen(health, config.healthPort, config.host);
   const healthPort = (health.address() as { port: number }).port;
   logger.info(

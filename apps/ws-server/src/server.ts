@@ -12,6 +12,7 @@ import { type Clock, type ConnAuth, type CoreConfig, RoomEngine, type TokenSourc
 import { WebSocketServer } from 'ws';
 import { SocketHub } from './hub.js';
 import { type Logger, silentLogger } from './log.js';
+import type { HubObserver } from './observer.js';
 import { AddressCounter, addressKey, checkOrigin, clientAddress, type Refusal } from './upgrade.js';
 
 export interface Authenticated {
@@ -40,6 +41,8 @@ export interface ExoServerOptions {
   /** Resolves the request's user, or null to refuse the upgrade with 401. */
   readonly authenticate?: (request: IncomingMessage) => Promise<Authenticated | null>;
   readonly logger?: Logger;
+  /** Told what the socket hub does, for metrics (see metrics.ts). */
+  readonly observer?: HubObserver;
   readonly clock?: Clock;
   readonly tokens?: TokenSource;
 }
@@ -72,6 +75,7 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
       sendSoftLimitBytes: options.sendSoftLimitBytes ?? 1024 * 1024,
       sendHardLimitBytes: options.sendHardLimitBytes ?? 8 * 1024 * 1024,
+      ...(options.observer === undefined ? {} : { observer: options.observer }),
     },
     log,
   );
