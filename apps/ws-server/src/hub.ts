@@ -26,6 +26,11 @@ export interface HubOptions {
   readonly observer?: HubObserver;
 }
 
+export interface SendBacklog {
+  readonly buffered: number;
+  readonly held: number;
+}
+
 interface Session {
   readonly id: string;
   readonly ws: WebSocket;
@@ -74,6 +79,13 @@ export class SocketHub {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Per open connection: bytes buffered for its socket and camera relays held back. Read-only. */
+  backlog(): Map<string, SendBacklog> {
+    const out = new Map<string, SendBacklog>();
+    for (const [id, s] of this.sessions) out.set(id, { buffered: s.ws.bufferedAmount, held: s.held.size });
+    return out;
   }
 
   accept(

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Clock, type ConnAuth, type CoreConfig, RoomEngine, type TokenSource } from '@exo/room-core';
 import { WebSocketServer } from 'ws';
-import { SocketHub } from './hub.js';
+import { type SendBacklog, SocketHub } from './hub.js';
 import { type Logger, silentLogger } from './log.js';
 import type { HubObserver } from './observer.js';
 import { AddressCounter, addressKey, checkOrigin, clientAddress, type Refusal } from './upgrade.js';
@@ -53,6 +53,8 @@ export interface ExoServer {
   readonly port: number;
   readonly draining: boolean;
   readonly connections: number;
+  /** Per open connection: bytes buffered for its socket and camera relays held back (slow readers). */
+  sendBacklog(): Map<string, SendBacklog>;
   close(): Promise<void>;
 }
 
@@ -174,6 +176,7 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
     get connections() {
       return hub.size;
     },
+    sendBacklog: () => hub.backlog(),
     close() {
       closing ??= (async () => {
         draining = true;
