@@ -43,3 +43,14 @@ describe('fences follow max(now × 1000, last fence for that room and planet + 1
     expect(ackOf(h, c)).toMatchObject({ op: 'select', fence: 5_001_000 });
   });
 });
+
+describe('the join ack', () => {
+  it('lists the planets the user views in planetId order', () => {
+    const h = harness();
+    const a = h.join('alice');
+    for (const planetId of ['c', 'a', 'b']) h.send(a, { type: 'join_viewer', planetId, userId: 'alice' });
+    h.take(a);
+    h.send(a, { type: 'join', roomId: 'room', user: { userId: 'alice' } });
+    expect(h.take(a).at(-1)).toMatchObject({ type: 'ack', op: 'join', viewing: ['a', 'b', 'c'] });
+  });
+});

@@ -12,6 +12,7 @@ import { ack, fail } from '../answers.js';
 import { armPresence } from '../deadline.js';
 import { CLOSE_CODES } from '../effects.js';
 import { grantExtras } from '../locks/selection.js';
+import { compareIds } from '../order.js';
 import type { Out } from '../out.js';
 import { type Conn, type CoreState, type Member, NOT_ARMED } from '../state.js';
 import { addMember, findOrCreateRoom, sameProfile } from './membership.js';
@@ -113,7 +114,7 @@ function welcome(member: Member, msg: JoinMessage, out: Out): void {
     conn,
     ack('join', msg.rid, {
       resumeToken: member.resumeToken,
-      viewing: [...member.viewing.keys()],
+      viewing: [...member.viewing.keys()].sort(compareIds),
       ...(selection === null ? {} : { lock: { planetId: selection.planetId, ...grantExtras(selection) } }),
     }),
   );
