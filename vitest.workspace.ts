@@ -22,6 +22,7 @@ export default defineConfig({
       project('room-core', 'packages/room-core'),
       project('ws-server', 'apps/ws-server', { globalSetup: ['test/global-setup.ts'] }),
       project('client', 'packages/client'),
+      project('playground', 'apps/playground'),
     ],
   },
 });

@@ -2,6 +2,7 @@
 // connects, joins a room, locks planets and syncs cameras; commands settle with the server's answer,
 // the room is mirrored locally for a UI to render, and reconnects restore the session by themselves.
 
+export type { CameraState, LockInfo, PresenceUser, UserProfile } from '@exo/protocol';
 export { type BackoffOptions, DEFAULT_BACKOFF, reconnectDelay } from './backoff.js';
 export { ExoClient, type ExoClientOptions } from './client.js';
 export { BACK_OFF_FLOOR_MS, type CloseAction, closeAction, refusalAction } from './close-policy.js';
