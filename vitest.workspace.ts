@@ -21,6 +21,7 @@ export default defineConfig({
       project('protocol', 'packages/protocol'),
       project('room-core', 'packages/room-core'),
       project('ws-server', 'apps/ws-server', { globalSetup: ['test/global-setup.ts'] }),
+      project('bench', 'apps/bench'),
       project('client', 'packages/client'),
       project('playground', 'apps/playground'),
     ],

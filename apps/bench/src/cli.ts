@@ -1,0 +1,162 @@
+// `pnpm bench`: the fan-out benchmark. Runs our daemon, a bare ws relay and Socket.IO one after
+// another on identical workloads and prints one report: a steady load (the headline: server CPU
+// per delivered relay), a ramp to each server's knee, and idle-connection capacity, with ratios.
+//
+//   node apps/bench/dist/cli.js [--mode full|load|ramp|capacity|smoke] [--servers exo,bare,socketio]
+//     [--rooms 50] [--users 10] [--hz 10] [--seconds 15] [--workers 4] [--connections 10000]
+//     [--steps 50,75,100] [--cpu-prof DIR] [--json FILE]
+//
+// --mode smoke is a few seconds of tiny load that prints JSON; the smoke test runs it.
+
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { ServerKind } from './ipc.js';
+import { loadAverage } from './proc.js';
+import { capacityTable, goals, goalsTable, kneeTable, loadTable, rampTable } from './report.js';
+import {
+  type CapacityResult,
+  type RampResult,
+  runCapacity,
+  runLoad,
+  runRamp,
+  type WindowResult,
+} from './run.js';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'full' },
+    servers: { type: 'string', default: 'exo,bare,socketio' },
+    rooms: { type: 'string', default: '50' },
+    users: { type: 'string', default: '10' },
+    hz: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '15' },
+    workers: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '10000' },
+    steps: { type: 'string', default: '50,75,100,125,150,175,200,250,300' },
+    'cpu-prof': { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+const KINDS: readonly ServerKind[] = ['exo', 'bare', 'socketio'];
+const servers = values.servers.split(',').map((s) => {
+  if (!(KINDS as readonly string[]).includes(s)) throw new Error(`--servers: unknown server '${s}'`);
+  return s as ServerKind;
+});
+const num = (name: string, s: string) => {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} expects a positive number, got '${s}'`);
+  return n;
+};
+const mode = values.mode;
+const smoke = mode === 'smoke';
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const base = {
+  workers: smoke ? 1 : num('workers', values.workers),
+  log,
+  ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
+};
+const limits = { p99LimitMs: 50, minDelivery: 0.99 };
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const loadAtStart = loadAverage();
+  const load: WindowResult[] = [];
+  const ramps: RampResult[] = [];
+  const capacity: CapacityResult[] = [];
+  const shape = smoke
+    ? { rooms: 2, users: 3, hz: 5 }
+    : { rooms: num('rooms', values.rooms), users: num('users', values.users), hz: num('hz', values.hz) };
+
+  if (mode === 'full' || mode === 'load' || smoke) {
+    log(`steady load: ${shape.rooms} rooms × ${shape.users} users × ${shape.hz} Hz`);
+    for (const kind of servers) {
+      load.push(
+        await runLoad(kind, shape, {
+          ...base,
+          warmupSeconds: smoke ? 0.5 : 3,
+          seconds: smoke ? 1.5 : num('seconds', values.seconds),
+          drainMs: smoke ? 500 : 2000,
+        }),
+      );
+    }
+  }
+  if (mode === 'full' || mode === 'ramp') {
+    const steps = values.steps.split(',').map((s) => num('steps', s));
+    log(`ramp: ${steps.join(', ')} rooms of ${shape.users} users at ${shape.hz} Hz`);
+    for (const kind of servers) {
+      ramps.push(
+        await runRamp(kind, {
+          ...base,
+          ...limits,
+          users: shape.users,
+          hz: shape.hz,
+          steps,
+          settleSeconds: 2,
+          seconds: 5,
+          drainMs: 1500,
+        }),
+      );
+    }
+  }
+  if (mode === 'full' || mode === 'capacity') {
+    const n = num('connections', values.connections);
+    log(`capacity: ${n} idle joined connections`);
+    for (const kind of servers) capacity.push(await runCapacity(kind, n, shape.users, base));
+  }
+
+  const result = {
+    started: started.toISOString(),
+    loadAtStart,
+    loadAtEnd: loadAverage(),
+    load,
+    ramps,
+    capacity,
+  };
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  if (smoke) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const out: string[] = [];
+  out.push(
+    `Fan-out benchmark, ${started.toISOString()}: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ` +
+      `node ${process.version}, ${base.workers} generator processes; load average ${loadAtStart} at the start, ` +
+      `${result.loadAtEnd} at the end.`,
+  );
+  if (load.length > 0) {
+    const l = load[0]!;
+    out.push(
+      `\n### Steady load: ${l.rooms} rooms × ${l.users} users × ${l.hz} Hz ` +
+        `(${(l.rooms * l.users * (l.users - 1) * l.hz).toLocaleString('en-US')} relays/s offered), ${l.seconds.toFixed(1)} s window\n`,
+    );
+    out.push(loadTable(load));
+  }
+  if (ramps.length > 0) {
+    out.push(`\n### Ramp (${shape.users} users per room at ${shape.hz} Hz, 5 s per step)\n`);
+    out.push(rampTable(ramps, limits));
+    out.push('\n#### Knees\n');
+    out.push(kneeTable(ramps));
+  }
+  if (capacity.length > 0) {
+    out.push(`\n### Idle connection capacity\n`);
+    out.push(capacityTable(capacity));
+  }
+  const g = goals(load, ramps, capacity);
+  if (g.length > 0) {
+    out.push('\n### Goals\n');
+    out.push(goalsTable(g));
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

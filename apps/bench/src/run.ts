@@ -1,0 +1,300 @@
+// The three kinds of run, each against one server at a time:
+// - load: R rooms × U users at H Hz, a warm-up, then one measurement window;
+// - ramp: rooms added step by step under continuous load until p99 ≥ 50 ms or < 99 % delivered,
+//   which finds the knee (the highest relay rate that passed);
+// - capacity: N idle joined connections, and the server's RSS per connection.
+// Server CPU and RSS come from /proc, read by this process; so does the generator's CPU.
+
+import { Histogram } from './histogram.js';
+import type { FromWorker, RoomPlan, ServerKind, WindowStats } from './ipc.js';
+import { type RunningServer, startServer, startWorkers, WIRE, type Worker } from './launch.js';
+import { cpuSeconds, loadAverage, rssBytes } from './proc.js';
+
+export interface LoadShape {
+  readonly rooms: number;
+  readonly users: number;
+  readonly hz: number;
+}
+
+export interface WindowResult extends LoadShape {
+  readonly kind: ServerKind;
+  readonly seconds: number;
+  readonly connections: number;
+  readonly sent: number;
+  readonly expected: number;
+  readonly received: number;
+  readonly relaysPerSec: number;
+  readonly delivery: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly errors: Record<string, number>;
+  readonly serverCpuPct: number;
+  readonly cpuUsPerRelay: number;
+  readonly serverRssMb: number;
+  /** Generator CPU over the window: all workers together, and the busiest one (% of one core). */
+  readonly generatorCpuPct: number;
+  readonly busiestWorkerPct: number;
+  readonly maxSendLagMs: number;
+  readonly skipped: number;
+  readonly loadAverage: string;
+}
+
+export interface RunOptions {
+  readonly workers: number;
+  readonly cpuProfDir?: string;
+  readonly log: (line: string) => void;
+}
+
+const PLANET = 'kepler-22b';
+const READY_TIMEOUT_MS = 120_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rooms `from`..`to`-1, each given whole to one worker, round-robin. */
+function planRooms(from: number, to: number, users: number, workers: number): RoomPlan[][] {
+  const plans: RoomPlan[][] = Array.from({ length: workers }, () => []);
+  for (let r = from; r < to; r++) {
+    const roomId = `room-${r}`;
+    plans[r % workers]!.push({ roomId, users: Array.from({ length: users }, (_, u) => `u${r}-${u}`) });
+  }
+  return plans;
+}
+
+class Session {
+  private constructor(
+    readonly server: RunningServer,
+    readonly workers: Worker[],
+  ) {}
+
+  static async open(kind: ServerKind, options: RunOptions): Promise<Session> {
+    const server = await startServer(
+      kind,
+      options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir },
+    );
+    return new Session(server, startWorkers(options.workers));
+  }
+
+  /** Opens rooms `from`..`to`-1 and waits until every user has joined and views the planet. */
+  async addRooms(
+    from: number,
+    to: number,
+    shape: LoadShape,
+  ): Promise<{ connected: number; failed: number; errors: Record<string, number> }> {
+    const plans = planRooms(from, to, shape.users, this.workers.length);
+    const answers = await Promise.all(
+      this.workers.map((w, i) =>
+        w.ask(
+          {
+            type: 'setup',
+            wire: WIRE[this.server.kind],
+            url: this.server.url,
+            hz: shape.hz,
+            planetId: PLANET,
+            rooms: plans[i]!,
+          },
+          (m): m is Extract<FromWorker, { type: 'ready' }> => m.type === 'ready',
+          READY_TIMEOUT_MS,
+        ),
+      ),
+    );
+    const errors: Record<string, number> = {};
+    for (const a of answers) addCounts(errors, a.errors);
+    return {
+      connected: answers.reduce((n, a) => n + a.connected, 0),
+      failed: answers.reduce((n, a) => n + a.failed, 0),
+      errors,
+    };
+  }
+
+  async window(shape: LoadShape, seconds: number, drainMs: number): Promise<WindowResult> {
+    const isOk = (m: FromWorker): m is Extract<FromWorker, { type: 'ok' }> => m.type === 'ok';
+    const load = loadAverage();
+    await Promise.all(this.workers.map((w) => w.ask({ type: 'window-start' }, isOk, 10_000)));
+    const server0 = cpuSeconds(this.server.pid);
+    const workers0 = this.workers.map((w) => cpuSeconds(w.pid));
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    await Promise.all(this.workers.map((w) => w.ask({ type: 'window-end' }, isOk, 10_000)));
+    const elapsed = (performance.now() - t0) / 1000;
+    const server1 = cpuSeconds(this.server.pid);
+    const workers1 = this.workers.map((w) => cpuSeconds(w.pid));
+    const rss = rssBytes(this.server.pid);
+    await sleep(drainMs);
+    const all = await Promise.all(
+      this.workers.map((w) =>
+        w.ask(
+          { type: 'collect' },
+          (m): m is Extract<FromWorker, { type: 'stats' }> => m.type === 'stats',
+          10_000,
+        ),
+      ),
+    );
+    const stats = all.map((a) => a.stats);
+    const hist = new Histogram();
+    const errors: Record<string, number> = {};
+    for (const s of stats) {
+      hist.merge(s.bins, s.maxUs);
+      addCounts(errors, s.errors);
+    }
+    const sum = (f: (s: WindowStats) => number) => stats.reduce((n, s) => n + f(s), 0);
+    const received = sum((s) => s.received);
+    const expected = sum((s) => s.expected);
+    const serverCpu = server1 - server0;
+    const workerPcts = workers1.map((c, i) => ((c - workers0[i]!) / elapsed) * 100);
+    return {
+      kind: this.server.kind,
+      ...shape,
+      seconds: elapsed,
+      connections: sum((s) => s.connections),
+      sent: sum((s) => s.sent),
+      expected,
+      received,
+      relaysPerSec: received / elapsed,
+      delivery: expected === 0 ? Number.NaN : received / expected,
+      p50: hist.quantileMs(0.5),
+      p90: hist.quantileMs(0.9),
+      p99: hist.quantileMs(0.99),
+      max: hist.maxUs / 1000,
+      errors,
+      serverCpuPct: (serverCpu / elapsed) * 100,
+      cpuUsPerRelay: received === 0 ? Number.NaN : (serverCpu * 1e6) / received,
+      serverRssMb: rss / 2 ** 20,
+      generatorCpuPct: workerPcts.reduce((a, b) => a + b, 0),
+      busiestWorkerPct: Math.max(...workerPcts),
+      maxSendLagMs: Math.max(...stats.map((s) => s.maxSendLagMs)),
+      skipped: sum((s) => s.skipped),
+      loadAverage: load,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop()));
+    await this.server.stop();
+  }
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+
+export interface LoadOptions extends RunOptions {
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  readonly drainMs: number;
+}
+
+/** One steady load: every user connected and viewing, a warm-up, then one window. */
+export async function runLoad(
+  kind: ServerKind,
+  shape: LoadShape,
+  options: LoadOptions,
+): Promise<WindowResult> {
+  const session = await Session.open(kind, options);
+  try {
+    const setup = await session.addRooms(0, shape.rooms, shape);
+    options.log(`  ${kind}: ${setup.connected} connected, ${setup.failed} failed; warming up`);
+    await sleep(options.warmupSeconds * 1000);
+    const result = await session.window(shape, options.seconds, options.drainMs);
+    if (setup.failed > 0) addCounts(result.errors, setup.errors);
+    return result;
+  } finally {
+    await session.close();
+  }
+}
+
+export interface RampOptions extends RunOptions {
+  readonly users: number;
+  readonly hz: number;
+  /** Room counts of the steps, increasing. */
+  readonly steps: readonly number[];
+  readonly settleSeconds: number;
+  readonly seconds: number;
+  readonly drainMs: number;
+  readonly p99LimitMs: number;
+  readonly minDelivery: number;
+}
+
+export interface RampResult {
+  readonly kind: ServerKind;
+  readonly steps: WindowResult[];
+  /** The last step that passed, or null when none did. */
+  readonly knee: WindowResult | null;
+}
+
+export function passes(r: WindowResult, options: Pick<RampOptions, 'p99LimitMs' | 'minDelivery'>): boolean {
+  return r.p99 < options.p99LimitMs && r.delivery >= options.minDelivery;
+}
+
+/** Adds rooms step by step under continuous load and stops at the first step that fails. */
+export async function runRamp(kind: ServerKind, options: RampOptions): Promise<RampResult> {
+  const session = await Session.open(kind, options);
+  const steps: WindowResult[] = [];
+  let knee: WindowResult | null = null;
+  try {
+    let rooms = 0;
+    for (const target of options.steps) {
+      const shape = { rooms: target, users: options.users, hz: options.hz };
+      await session.addRooms(rooms, target, shape);
+      rooms = target;
+      await sleep(options.settleSeconds * 1000);
+      const r = await session.window(shape, options.seconds, options.drainMs);
+      steps.push(r);
+      const ok = passes(r, options);
+      options.log(
+        `  ${kind} ramp ${target} rooms: ${Math.round(r.relaysPerSec)} relays/s, p99 ${r.p99.toFixed(1)} ms, ` +
+          `${(r.delivery * 100).toFixed(2)} % delivered, server CPU ${r.serverCpuPct.toFixed(0)} % ${ok ? 'pass' : 'FAIL'}`,
+      );
+      if (!ok) break;
+      knee = r;
+    }
+  } finally {
+    await session.close();
+  }
+  return { kind, steps, knee };
+}
+
+export interface CapacityResult {
+  readonly kind: ServerKind;
+  readonly target: number;
+  readonly connected: number;
+  readonly failed: number;
+  readonly rssBeforeMb: number;
+  readonly rssAfterMb: number;
+  readonly bytesPerConnection: number;
+  readonly errors: Record<string, number>;
+}
+
+/** Opens `connections` idle joined viewers (rooms of `users`) and reports RSS per connection. */
+export async function runCapacity(
+  kind: ServerKind,
+  connections: number,
+  users: number,
+  options: RunOptions,
+): Promise<CapacityResult> {
+  const session = await Session.open(kind, options);
+  try {
+    await sleep(500);
+    await session.server.gc();
+    const before = rssBytes(session.server.pid);
+    const rooms = Math.ceil(connections / users);
+    const setup = await session.addRooms(0, rooms, { rooms, users, hz: 0 });
+    await sleep(2000);
+    await session.server.gc();
+    await sleep(500);
+    const after = rssBytes(session.server.pid);
+    return {
+      kind,
+      target: rooms * users,
+      connected: setup.connected,
+      failed: setup.failed,
+      rssBeforeMb: before / 2 ** 20,
+      rssAfterMb: after / 2 ** 20,
+      bytesPerConnection: (after - before) / Math.max(1, setup.connected),
+      errors: setup.errors,
+    };
+  } finally {
+    await session.close();
+  }
+}
