@@ -17,6 +17,7 @@ import type { Clock, CloseKind, ConnAuth, Effect, RoomEngine } from '@exo/room-c
 import type WebSocket from 'ws';
 import type { Logger } from './log.js';
 import { type HubObserver, noopObserver } from './observer.js';
+import { Outbox } from './outbox.js';
 
 export interface HubOptions {
   readonly pingIntervalMs: number;
@@ -64,6 +65,8 @@ export class SocketHub {
   private readonly observer: HubObserver;
   /** Connections closed for reading too slowly whose users leave once the current step is sent. */
   private readonly tooSlow: string[] = [];
+  /** Frames each message once for all its recipients and batches writes per event-loop turn. */
+  private readonly outbox = new Outbox();
 
   constructor(
     readonly engine: RoomEngine,
@@ -168,12 +171,13 @@ export class SocketHub {
 
   private send(to: readonly string[], message: ServerMessage): void {
     const data = serializeServerMessage(message);
+    const framed = this.outbox.frame(data);
     let written = 0;
     for (const id of to) {
       const session = this.sessions.get(id);
       if (session === undefined || session.closing || session.ws.readyState !== session.ws.OPEN) continue;
       if (message.type === 'error' && message.code === 'RATE_LIMITED') session.rateLimited++;
-      const buffered = session.ws.bufferedAmount;
+      const buffered = this.outbox.buffered(session.ws);
       if (buffered > this.options.sendHardLimitBytes) {
         this.log.warn({ conn: id, buffered }, 'closing a connection that reads too slowly');
         this.close(id, 1013, 'reading too slowly');
@@ -185,7 +189,7 @@ export class SocketHub {
         this.watchDrain(session);
         this.observer.relayHeld();
       } else {
-        session.ws.send(data);
+        this.outbox.write(session.ws, framed);
         written++;
       }
     }
