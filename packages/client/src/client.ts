@@ -7,19 +7,10 @@
 //   `close()` → closed, and every pending command rejects;
 // - a 4002 (joined to nothing in time) with nothing to send leaves the client closed but not
 //   terminal: the next command reconnects;
-// - the mirror (mirror.ts) is updated before a command's promise settles, since the server sends a
-//   command's own state messages before its answer (CONTRACT §3).
+// - what the server's messages do is inbound.ts's job; what the client holds and wants across
+//   reconnects is intent.ts's.
 
-import {
-  type AckMessage,
-  type CameraState,
-  CameraStateSchema,
-  type ConflictMessage,
-  type ErrorMessage,
-  type ServerMessage,
-  ServerMessageSchema,
-  type UserProfile,
-} from '@exo/protocol';
+import { type AckMessage, type CameraState, CameraStateSchema, type UserProfile } from '@exo/protocol';
 import * as v from 'valibot';
 import { type BackoffOptions, DEFAULT_BACKOFF, reconnectDelay } from './backoff.js';
 import { CameraCoalescer, type TransmitResult } from './camera-coalescer.js';
@@ -34,11 +25,14 @@ import type {
   SelectResult,
 } from './events.js';
 import { Heartbeat } from './heartbeat.js';
+import { Inbound } from './inbound.js';
+import { Intent } from './intent.js';
 import { RoomMirror, type RoomView } from './mirror.js';
-import { type Answer, type Command, type Request, RequestQueue } from './requests.js';
+import { type Answer, type Command, RequestQueue } from './requests.js';
 import { restoreSession, type Session } from './restore.js';
 import { type Scheduler, systemScheduler } from './scheduler.js';
 import {
+  closeSocket,
   OPEN,
   offeredProtocols,
   resolveWebSocket,
@@ -102,20 +96,15 @@ export class ExoClient {
   private idle = false;
   private openWaiters: { resolve(): void; reject(error: ExoError): void }[] = [];
 
-  private session: Session | null = null;
-  /** The user commands speak for: the last join's, from the moment join is called. */
-  private speaker: string | null = null;
-  private pendingResumeToken: string | undefined;
-  private wantSelection: string | null = null;
-  private readonly wantViewers = new Set<string>();
-  private clockOffsetMs = 0;
+  private readonly intent: Intent;
+  private readonly inbound: Inbound;
 
   constructor(private readonly options: ExoClientOptions) {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.WS = resolveWebSocket(options.WebSocket);
     this.random = options.random ?? Math.random;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    this.pendingResumeToken = options.resumeToken;
+    this.intent = new Intent(options.resumeToken);
     this.cameraBufferLimit = options.cameraBufferLimitBytes ?? 64 * 1024;
     this.queue = new RequestQueue(
       this.scheduler,
@@ -131,6 +120,19 @@ export class ExoClient {
       () => this.beat(),
       () => this.abandon('no answer to a heartbeat'),
     );
+    this.inbound = new Inbound({
+      mirror: this.mirror,
+      events: this.events,
+      queue: this.queue,
+      cameras: this.cameras,
+      heartbeat: this.heartbeat,
+      intent: this.intent,
+      scheduler: this.scheduler,
+      closeStale: () => {
+        for (const ws of this.stale) void closeSocket(ws);
+        this.stale.clear();
+      },
+    });
   }
 
   on<K extends keyof ExoClientEvents>(type: K, listener: (payload: ExoClientEvents[K]) => void): () => void {
@@ -148,12 +150,12 @@ export class ExoClient {
 
   /** The token that takes this session over (keep it to resume after a page reload), once joined. */
   get resumeToken(): string | null {
-    return this.session?.resumeToken ?? null;
+    return this.intent.session?.resumeToken ?? null;
   }
 
   /** The server's clock, estimated from heartbeat round trips: compare with `expiresAt`. */
   serverNow(): number {
-    return this.scheduler.now() + this.clockOffsetMs;
+    return this.scheduler.now() + this.inbound.clockOffsetMs;
   }
 
   /** Opens the connection; resolves once open, rejects if it ends for good first. */
@@ -178,10 +180,11 @@ export class ExoClient {
   }
 
   async join(roomId: string, user: UserProfile): Promise<JoinResult> {
-    this.speaker = user.userId;
-    const sameSession = this.session?.roomId === roomId && this.session.user.userId === user.userId;
-    const resumeToken = sameSession ? undefined : this.pendingResumeToken;
-    this.pendingResumeToken = undefined;
+    const { intent } = this;
+    intent.speaker = user.userId;
+    const sameSession = intent.session?.roomId === roomId && intent.session.user.userId === user.userId;
+    const resumeToken = sameSession ? undefined : intent.pendingResumeToken;
+    intent.pendingResumeToken = undefined;
     const ack = (await this.command(
       resumeToken === undefined
         ? { type: 'join', roomId, user }
@@ -252,7 +255,7 @@ export class ExoClient {
       if (ws === this.ws) this.opened(ws);
     };
     ws.onmessage = (event) => {
-      if (ws === this.ws) this.received(event.data);
+      if (ws === this.ws) this.inbound.received(event.data);
     };
     ws.onerror = (event) => {
       refusal = refusedStatus(event) ?? refusal;
@@ -265,7 +268,8 @@ export class ExoClient {
 
   private opened(ws: WebSocketLike): void {
     this.mirror.resetSeq();
-    if (this.session === null) {
+    const session = this.intent.session;
+    if (session === null) {
       this.attempt = 0;
       this.ready = true;
       this.queue.setMode('open');
@@ -273,11 +277,11 @@ export class ExoClient {
       return;
     }
     this.queue.setMode('restoring');
-    void this.restore(ws, this.session);
+    void this.restore(ws, session);
   }
 
   private async restore(ws: WebSocketLike, session: Session): Promise<void> {
-    const want = { selection: this.wantSelection, viewers: [...this.wantViewers] };
+    const want = this.intent.snapshot();
     let report: ExoClientEvents['restored'];
     try {
       report = await restoreSession((command) => this.queue.request(command, true), session, want);
@@ -304,7 +308,7 @@ export class ExoClient {
     if (this.userClosed) return;
     const action = refusal === null ? closeAction(code, reason) : refusalAction(refusal);
     if (action.kind === 'terminal') return this.fail(action.error, code, reason);
-    if (code === 4002 && this.session === null && this.queue.waitingCount === 0) {
+    if (code === 4002 && this.intent.session === null && this.queue.waitingCount === 0) {
       this.idle = true;
       return this.setState({ state: 'closed', closeCode: code, closeReason: reason });
     }
@@ -381,208 +385,25 @@ export class ExoClient {
   }
 
   private requireSpeaker(): string {
-    if (this.speaker === null) throw new ExoError('NOT_JOINED', 'join a room first');
-    return this.speaker;
+    if (this.intent.speaker === null) throw new ExoError('NOT_JOINED', 'join a room first');
+    return this.intent.speaker;
   }
 
   private beat(): boolean {
-    const userId = this.speaker;
+    const userId = this.intent.speaker;
     if (userId === null || !this.ready || !this.queue.flowing) return false;
-    // Its ack renews the lock (applyAck); a refusal needs nothing done: the next beat comes anyway.
+    // Its ack renews the lock (inbound.ts); a refusal needs nothing done: the next beat comes anyway.
     this.queue.request({ type: 'heartbeat', userId, ts: this.scheduler.now() }).catch(() => undefined);
     return true;
   }
 
   private transmitCamera(planetId: string, camera: CameraState): TransmitResult {
     const ws = this.ws;
-    const userId = this.speaker;
+    const userId = this.intent.speaker;
     if (ws === null || !this.ready || userId === null || ws.readyState !== OPEN) return 'unavailable';
     if (!this.mirror.isViewing(planetId)) return 'unavailable';
     if (ws.bufferedAmount > this.cameraBufferLimit) return 'busy';
     ws.send(JSON.stringify({ type: 'camera', planetId, userId, camera }));
     return 'sent';
   }
-
-  // ── inbound ─────────────────────────────────────────────────────────────────────────────────
-
-  private received(data: unknown): void {
-    this.heartbeat.received();
-    const message = decode(data);
-    if (message instanceof ExoError) return this.events.emit('serverError', message);
-    switch (message.type) {
-      case 'presence':
-        if (!this.mirror.applyPresence(message.users, message.seq)) return;
-        this.events.emit('presence', message.users);
-        return this.changed();
-      case 'selection_state': {
-        const applied = this.mirror.applySelection(message);
-        if (applied === null) return;
-        if (applied.lockLost) {
-          this.wantSelection = null;
-          this.events.emit('lock', null);
-        }
-        this.events.emit('selection', this.mirror.view().selections);
-        return this.changed();
-      }
-      case 'viewer_cameras': {
-        const { planetId, cameras, seq } = message;
-        if (!this.mirror.applyViewerCameras(planetId, cameras, seq)) return;
-        this.events.emit('viewerCameras', { planetId, cameras: this.mirror.view().cameras.get(planetId)! });
-        return this.changed();
-      }
-      case 'camera': {
-        const { planetId, userId, camera } = message;
-        if (!this.mirror.applyRelay(planetId, userId, camera)) return;
-        this.events.emit('camera', { planetId, userId, camera });
-        return this.changed();
-      }
-      case 'conflict':
-        return this.onConflict(message);
-      case 'ack':
-        return this.onAck(message);
-      case 'error':
-        return this.onError(message);
-      default:
-        return assertNever(message);
-    }
-  }
-
-  private onAck(ack: AckMessage): void {
-    const request = this.queue.take(ack.rid);
-    if (request === undefined) return;
-    this.applyAck(request, ack);
-    this.queue.answered(request, ack);
-  }
-
-  private onConflict(conflict: ConflictMessage): void {
-    const request = this.queue.take(conflict.rid);
-    const { planetId, lockedBy, expiresAt } = conflict;
-    this.mirror.learnExpiry(planetId, lockedBy, expiresAt);
-    const duringRestore = request?.restore === true;
-    if (duringRestore) this.wantSelection = null;
-    this.events.emit('conflict', { planetId, lockedBy, expiresAt, duringRestore });
-    this.changed();
-    if (request !== undefined) this.queue.answered(request, conflict);
-  }
-
-  private onError(error: ErrorMessage): void {
-    const request = this.queue.take(error.rid);
-    if (request === undefined) return this.events.emit('serverError', ExoError.fromMessage(error));
-    this.queue.refused(request, error);
-  }
-
-  /** What an answered command changes locally, applied before its promise settles. */
-  private applyAck(request: Request, ack: AckMessage): void {
-    const command = request.command;
-    switch (command.type) {
-      case 'join':
-        return this.joined(command.roomId, command.user, ack, request.restore);
-      case 'leave':
-        this.session = null;
-        this.speaker = null;
-        this.wantSelection = null;
-        this.wantViewers.clear();
-        this.cameras.clear();
-        this.heartbeat.stop();
-        this.mirror.left();
-        this.events.emit('lock', null);
-        return this.changed();
-      case 'select':
-        this.wantSelection = command.planetId;
-        return this.lockChanged({
-          planetId: command.planetId,
-          expiresAt: ack.expiresAt ?? 0,
-          ...(ack.fence === undefined ? {} : { fence: ack.fence }),
-        });
-      case 'unselect':
-        if (this.wantSelection === command.planetId) this.wantSelection = null;
-        if (this.mirror.currentLock?.planetId === command.planetId) this.lockChanged(null);
-        return;
-      case 'join_viewer':
-        this.wantViewers.add(command.planetId);
-        this.mirror.addViewing(command.planetId);
-        this.cameras.resend(command.planetId);
-        return this.changed();
-      case 'leave_viewer':
-        this.wantViewers.delete(command.planetId);
-        this.mirror.removeViewing(command.planetId);
-        this.cameras.forget(command.planetId);
-        return this.changed();
-      case 'heartbeat':
-        if (ack.serverTs !== undefined) {
-          this.clockOffsetMs = ack.serverTs - (command.ts + this.scheduler.now()) / 2;
-        }
-        if (ack.expiresAt !== undefined && this.mirror.currentLock !== null) {
-          this.mirror.renewLock(ack.expiresAt);
-          this.events.emit('lock', this.mirror.currentLock);
-          this.changed();
-        }
-        return;
-      default:
-        return assertNever(command);
-    }
-  }
-
-  private joined(roomId: string, user: UserProfile, ack: AckMessage, restore: boolean): void {
-    this.session = { roomId, user, resumeToken: ack.resumeToken ?? '' };
-    const viewing = ack.viewing ?? [];
-    if (restore) {
-      // Keep what was wanted before the drop: the restore is about to ask for what is missing.
-      for (const planetId of viewing) this.wantViewers.add(planetId);
-      if (ack.lock !== undefined) this.wantSelection = ack.lock.planetId;
-    } else {
-      this.wantViewers.clear();
-      for (const planetId of viewing) this.wantViewers.add(planetId);
-      this.wantSelection = ack.lock?.planetId ?? null;
-    }
-    this.mirror.joined(roomId, user.userId, ack.lock, viewing);
-    for (const ws of this.stale) void closeSocket(ws);
-    this.stale.clear();
-    this.heartbeat.start();
-    this.events.emit('lock', this.mirror.currentLock);
-    this.changed();
-  }
-
-  private lockChanged(lock: Parameters<RoomMirror['setLock']>[0]): void {
-    this.mirror.setLock(lock);
-    this.events.emit('lock', lock);
-    this.changed();
-  }
-
-  private changed(): void {
-    this.events.emit('change', this.mirror.view());
-  }
-}
-
-function decode(data: unknown): ServerMessage | ExoError {
-  if (typeof data !== 'string') return new ExoError('PROTOCOL', 'the server sent a binary frame');
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    // Not JSON is the answer here, reported as such; nothing else can throw in JSON.parse.
-    return new ExoError('PROTOCOL', `the server sent a frame that is not JSON: ${data.slice(0, 80)}`);
-  }
-  const parsed = v.safeParse(ServerMessageSchema, value);
-  if (parsed.success) return parsed.output;
-  const issue = parsed.issues[0];
-  return new ExoError(
-    'PROTOCOL',
-    `the server sent a frame this client does not understand: ${issue.message}`,
-  );
-}
-
-/** Closes a socket (code 1000) and resolves once it is closed. */
-function closeSocket(ws: WebSocketLike): Promise<void> {
-  if (ws.readyState === 3) return Promise.resolve();
-  return new Promise((resolve) => {
-    ws.onclose = () => resolve();
-    ws.onerror = () => undefined;
-    ws.onmessage = null;
-    ws.close(1000);
-  });
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unhandled: ${JSON.stringify(value)}`);
 }

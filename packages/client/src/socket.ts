@@ -23,6 +23,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 
 export const SUBPROTOCOL = 'exo.v1';
 export const OPEN = 1;
+export const CLOSED = 3;
 
 /** The WebSocket to use: the one passed in, else the global one (browsers, Node 22+). */
 export function resolveWebSocket(given: WebSocketConstructor | undefined): WebSocketConstructor {
@@ -37,4 +38,15 @@ export function resolveWebSocket(given: WebSocketConstructor | undefined): WebSo
 /** The protocols offered on connect: `exo.v1` always, and the auth token as `exo.auth.<token>`. */
 export function offeredProtocols(token: string | undefined): string[] {
   return token === undefined ? [SUBPROTOCOL] : [SUBPROTOCOL, `exo.auth.${token}`];
+}
+
+/** Closes a socket (code 1000, which browsers allow) and resolves once it is closed. */
+export function closeSocket(ws: WebSocketLike): Promise<void> {
+  if (ws.readyState === CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    ws.onclose = () => resolve();
+    ws.onerror = () => undefined;
+    ws.onmessage = null;
+    ws.close(1000);
+  });
 }
