@@ -183,6 +183,49 @@ describe('reconnecting after the server drops the connection', () => {
   });
 });
 
+describe('closes the server decides', () => {
+  it('re-joins after its presence expired (4008) and restores the lock', async () => {
+    const daemon = await startDaemon({ core: { presenceTimeoutMs: 300 } });
+    // Heartbeats every 10 s cannot keep up with a 300 ms presence timeout: the server closes with 4008.
+    const ana = await joinedClient(daemon, 'ana', 'room', { heartbeatIntervalMs: 10_000 });
+    const expired = nextEvent(ana, 'state', (s) => s.state === 'reconnecting');
+    const restored = nextEvent(ana, 'restored');
+    await ana.select('kepler-22b');
+    expect(await expired).toMatchObject({ closeCode: 4008, attempt: 1 });
+    expect((await restored).selection).toEqual({ status: 'reselected', planetId: 'kepler-22b' });
+    expect(ana.room.users.map((u) => u.userId)).toEqual(['ana']);
+  });
+
+  it('backs off for at least 2.5 s after a flooding close (1008)', async () => {
+    const daemon = await startDaemon({ core: { rateLimitMax: 1, rateLimitWindowMs: 10_000 } });
+    const scheduler = new ManualScheduler(Date.now());
+    const ana = await joinedClient(daemon, 'ana', 'room', { scheduler, rateLimitRetries: 0 });
+    const flooded = nextEvent(ana, 'state', (s) => s.state === 'reconnecting');
+    const refused = ['a', 'b', 'c'].map((p) => ana.joinViewer(p).catch((err: { code: string }) => err.code));
+    const change = await flooded;
+    expect(change.closeCode).toBe(1008);
+    expect(change.retryInMs).toBeGreaterThanOrEqual(2500);
+    expect(change.retryInMs).toBeLessThanOrEqual(5000);
+    // The fourth frame in the window closed the connection instead of getting an answer.
+    expect(await Promise.all(refused)).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'DISCONNECTED']);
+  });
+
+  it('stays closed after 4002 once it has left, and the next join reconnects', async () => {
+    const daemon = await startDaemon({ core: { joinTimeoutMs: 200 } });
+    const ana = await joinedClient(daemon, 'ana');
+    const idle = nextEvent(ana, 'state', (s) => s.state === 'closed');
+    await ana.leave();
+    const closed = await idle;
+    expect(closed.closeCode).toBe(4002);
+    expect(closed.error).toBeUndefined();
+    const reopened = nextEvent(ana, 'state', (s) => s.state === 'open');
+    const joined = await ana.join('room', { userId: 'ana' });
+    await reopened;
+    expect(joined.resumeToken).not.toBe('');
+    expect(ana.room.users.map((u) => u.userId)).toEqual(['ana']);
+  });
+});
+
 describe('first connection', () => {
   it('keeps trying with back-off while the server is down', async () => {
     const daemon = await startDaemon();
