@@ -136,7 +136,11 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
       perIp.remove(key);
       return refuse(socket, { status: 503, reason: 'server shutting down' });
     }
-    wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, req, address, auth, () => perIp.remove(key)));
+    // The request comes back as the callback's argument: capturing `req` here would keep it (and
+    // its headers) alive as long as the socket, through the closures that share this scope.
+    wss.handleUpgrade(req, socket, head, (ws, request) =>
+      hub.accept(ws, request, address, auth, () => perIp.remove(key)),
+    );
   };
 
   const upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
