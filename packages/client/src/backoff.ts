@@ -1,6 +1,7 @@
 // Reconnect back-off. Rules: the wait before attempt n (0 for the first) is
 // min(maxMs, max(floorMs, initialMs) × factor^n), of which half is fixed and half random ("equal
-// jitter"): clients dropped together by a server restart spread out, and no attempt comes at once.
+// jitter"), in whole milliseconds: clients dropped together by a server restart spread out, and no
+// attempt comes at once.
 // `floorMs` raises the start for closes that ask a client to back off (flooding 1008, slow reader 1013).
 
 export interface BackoffOptions {
@@ -19,5 +20,5 @@ export function reconnectDelay(
 ): number {
   const start = Math.max(floorMs, options.initialMs);
   const ceiling = Math.min(options.maxMs, start * options.factor ** attempt);
-  return ceiling / 2 + (random() * ceiling) / 2;
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -3,11 +3,12 @@
 // command whose rid it echoes, after applying what that answer changes locally (our lock, viewed
 // planets, the session), so a promise settles on a mirror that already shows its effect; an error
 // that answers nothing (a refused camera, SESSION_REPLACED before a 4001) and an undecodable frame
-// are reported as `serverError`.
+// are reported as `serverError`; an undecodable answer also rejects its command, which would
+// otherwise wait forever.
 
 import type { AckMessage, ConflictMessage, ErrorMessage, LockInfo, UserProfile } from '@exo/protocol';
 import type { CameraCoalescer } from './camera-coalescer.js';
-import { decode } from './decode.js';
+import { decode, isFailure } from './decode.js';
 import type { Emitter } from './emitter.js';
 import { ExoError } from './errors.js';
 import type { ExoClientEvents } from './events.js';
@@ -39,7 +40,11 @@ export class Inbound {
     const { mirror, events } = this.c;
     this.c.heartbeat.received();
     const message = decode(data);
-    if (message instanceof ExoError) return events.emit('serverError', message);
+    if (isFailure(message)) {
+      const request = this.c.queue.take(message.rid);
+      if (request !== undefined) this.c.queue.failed(request, message.error);
+      return events.emit('serverError', message.error);
+    }
     switch (message.type) {
       case 'presence':
         if (!mirror.applyPresence(message.users, message.seq)) return;

@@ -79,6 +79,13 @@ export class RequestQueue {
     this.pump();
   }
 
+  /** Rejects a request whose answer could not be read. */
+  failed(request: Request, error: ExoError): void {
+    this.probing = false;
+    request.reject(error);
+    this.pump();
+  }
+
   /** Settles a request refused by the server: a RATE_LIMITED with retries left waits and goes again. */
   refused(request: Request, error: ErrorMessage): void {
     if (error.code === 'RATE_LIMITED') {

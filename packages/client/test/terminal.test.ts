@@ -88,14 +88,21 @@ describe('closes that end the session for good', () => {
   });
 
   it('stops for good at 4401 when the token expires', async () => {
+    const scheduler = new ManualScheduler(Date.now());
     const daemon = await startDaemon({
-      authenticate: async () => ({ userId: 'ana', expiresAt: Date.now() + 300 }),
+      clock: { now: () => scheduler.now() },
+      authenticate: async () => ({ userId: 'ana', expiresAt: scheduler.now() + 60_000 }),
     });
-    const ana = client(daemon, 'ana', { token: 'short-lived' });
-    const closed = nextEvent(ana, 'state', (s) => s.state === 'closed');
+    // No heartbeat within the minute: its answer could not arrive while the test moves the clock.
+    const ana = client(daemon, 'ana', { scheduler, token: 'short-lived', heartbeatIntervalMs: 3_600_000 });
     await ana.connect();
     await ana.join('room', { userId: 'ana' });
+    const closed = nextEvent(ana, 'state', (s) => s.state === 'closed');
+    scheduler.advance(60_000);
+    // The daemon applies the expiry before the next command: that command is cut off.
+    expect(await ana.joinViewer('p').catch((err: ExoError) => err.code)).toBe('DISCONNECTED');
     expect(await closed).toMatchObject({ closeCode: 4401, error: { code: 'TOKEN_EXPIRED' } });
+    expect(scheduler.pending).toBe(0);
   });
 
   it('stops for good at 1009 when the server refuses a frame as too large', async () => {
