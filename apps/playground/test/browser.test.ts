@@ -48,14 +48,17 @@ afterAll(async () => {
 }, 30_000);
 
 /** A window of its own (a fresh browser context) joined to room `pg` as `user`. */
-async function openWindow(user: string, name: string): Promise<Page> {
+async function openWindow(user: string, name: string, room = 'pg'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1240, height: 860 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(`${user}: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') pageErrors.push(`${user}: ${msg.text()}`);
+    // The browser logs every refused WebSocket attempt; while a daemon restarts, those are expected.
+    if (msg.type() === 'error' && !/WebSocket connection to .* failed/.test(msg.text())) {
+      pageErrors.push(`${user}: ${msg.text()}`);
+    }
   });
-  const query = new URLSearchParams({ server: `ws://127.0.0.1:${daemon.port}`, room: 'pg', user, name });
+  const query = new URLSearchParams({ server: `ws://127.0.0.1:${daemon.port}`, room, user, name });
   await page.goto(`${playground.url}?${query}`);
   await page.locator('#status[data-state="open"]').waitFor();
   return page;
@@ -108,6 +111,31 @@ describe('the playground in two browser windows', () => {
     mkdirSync(artifacts, { recursive: true });
     await a.screenshot({ path: join(artifacts, 'playground-a.png'), fullPage: true });
     await b.screenshot({ path: join(artifacts, 'playground-b.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('reconnects both windows after a daemon restart and restores the lock', {
+    timeout: 60_000,
+  }, async () => {
+    const a = await openWindow('ana', 'Ana', 'restart');
+    const b = await openWindow('ben', 'Ben', 'restart');
+    await planet(a, 'proxima-b').locator('button').click();
+    await planet(b, 'proxima-b').and(b.locator('[data-holder="ana"]')).waitFor();
+
+    // A deploy: every socket closed with 1001, a fresh daemon (no state) on the same port.
+    const port = daemon.port;
+    await daemon.close();
+    // Let one attempt fail on the closed port first: the page backs off and tries again.
+    await a.locator('#status[data-state="reconnecting"]', { hasText: 'attempt 2' }).waitFor();
+    daemon = await createExoServer({ host: '127.0.0.1', port });
+
+    await a.locator('#status[data-state="open"]').waitFor();
+    await b.locator('#status[data-state="open"]').waitFor();
+    await planet(b, 'proxima-b').and(b.locator('[data-holder="ana"]')).waitFor();
+    await b.locator('#presence li[data-user="ana"]').waitFor();
+    expect(await planet(a, 'proxima-b').locator('.lock').textContent()).toMatch(
+      /^locked by you · [45]:\d\d left$/,
+    );
     expect(pageErrors).toEqual([]);
   });
 });
