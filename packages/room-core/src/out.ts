@@ -3,7 +3,8 @@
 // then at most one `viewer_cameras` per affected planet in planetId order, then the sender's
 // answer; closes come last. Camera relays and SESSION_REPLACED, whose order the contract leaves
 // free, go first. A room changed by the step gets its `seq` raised once, so every state message
-// of the step carries the same seq.
+// of the step carries the same seq. The collections are made on first use: a camera step, the
+// hot path, needs only its relay.
 
 import type { ServerMessage } from '@exo/protocol';
 import { getOrCreate } from './collections.js';
@@ -19,34 +20,40 @@ import { viewerCamerasMessage } from './viewers/messages.js';
 type Audience = 'all' | Set<Conn>;
 
 export class Out {
-  private readonly changed = new Set<Room>();
-  private readonly presence = new Map<Room, Audience>();
-  private readonly selection = new Map<Room, Audience>();
-  private readonly snapshots = new Map<Room, Map<string, Set<Conn>>>();
-  private readonly direct: Effect[] = [];
+  private changed: Set<Room> | null = null;
+  private presence: Map<Room, Audience> | null = null;
+  private selection: Map<Room, Audience> | null = null;
+  private snapshots: Map<Room, Map<string, Set<Conn>>> | null = null;
+  private direct: Effect[] | null = null;
   private answer: { conn: Conn; message: ServerMessage } | null = null;
-  private readonly closes: Effect[] = [];
+  private closes: Effect[] | null = null;
 
   /** The room's shared state changed: its seq rises once at the end of the step. */
   touch(room: Room): void {
+    this.changed ??= new Set();
     this.changed.add(room);
   }
 
   presenceTo(room: Room, who: Conn | 'all'): void {
+    this.presence ??= new Map();
     add(this.presence, room, who);
   }
 
   selectionTo(room: Room, who: Conn | 'all'): void {
+    this.selection ??= new Map();
     add(this.selection, room, who);
   }
 
   snapshotTo(room: Room, planetId: string, conn: Conn): void {
+    this.snapshots ??= new Map();
     const planets = getOrCreate(this.snapshots, room, () => new Map<string, Set<Conn>>());
     getOrCreate(planets, planetId, () => new Set<Conn>()).add(conn);
   }
 
   send(to: readonly ConnId[], message: ServerMessage): void {
-    if (to.length > 0) this.direct.push({ type: 'send', to, message });
+    if (to.length === 0) return;
+    this.direct ??= [];
+    this.direct.push({ type: 'send', to, message });
   }
 
   reply(conn: Conn, message: ServerMessage): void {
@@ -54,33 +61,46 @@ export class Out {
   }
 
   close(conn: ConnId, code: CloseCode, reason: string): void {
+    this.closes ??= [];
     this.closes.push({ type: 'close', conn, code, reason });
   }
 
   get isEmpty(): boolean {
     return (
-      this.changed.size === 0 &&
-      this.presence.size === 0 &&
-      this.selection.size === 0 &&
-      this.snapshots.size === 0 &&
-      this.direct.length === 0 &&
+      this.changed === null &&
+      this.presence === null &&
+      this.selection === null &&
+      this.snapshots === null &&
+      this.direct === null &&
       this.answer === null &&
-      this.closes.length === 0
+      this.closes === null
     );
   }
 
   flush(state: CoreState, effects: Effect[]): void {
-    for (const room of this.changed) room.seq++;
+    if (this.changed !== null) for (const room of this.changed) room.seq++;
     // Relays first: a relay decided in this step (a coalesced camera coming due) never arrives
     // after the state message that removes its sender.
-    for (const effect of this.direct) effects.push(effect);
-    for (const [room, audience] of this.presence) {
-      emit(effects, state, room, audience, () => presenceMessage(room));
+    if (this.direct !== null) for (const effect of this.direct) effects.push(effect);
+    if (this.presence !== null) {
+      for (const [room, audience] of this.presence) {
+        emit(effects, state, room, audience, () => presenceMessage(room));
+      }
     }
-    for (const [room, audience] of this.selection) {
-      emit(effects, state, room, audience, () => selectionMessage(room));
+    if (this.selection !== null) {
+      for (const [room, audience] of this.selection) {
+        emit(effects, state, room, audience, () => selectionMessage(room));
+      }
     }
-    for (const [room, planets] of this.snapshots) {
+    if (this.snapshots !== null) this.flushSnapshots(state, effects);
+    if (this.answer !== null) {
+      effects.push({ type: 'send', to: [this.answer.conn.id], message: this.answer.message });
+    }
+    if (this.closes !== null) for (const effect of this.closes) effects.push(effect);
+  }
+
+  private flushSnapshots(state: CoreState, effects: Effect[]): void {
+    for (const [room, planets] of this.snapshots!) {
       if (state.rooms.get(room.id) !== room) continue;
       for (const planetId of [...planets.keys()].sort(compareIds)) {
         for (const conn of planets.get(planetId)!) {
@@ -94,10 +114,6 @@ export class Out {
         }
       }
     }
-    if (this.answer !== null) {
-      effects.push({ type: 'send', to: [this.answer.conn.id], message: this.answer.message });
-    }
-    for (const effect of this.closes) effects.push(effect);
   }
 }
 
