@@ -1,11 +1,11 @@
 // One client stops reading while the room is busy (CONTRACT §8, slow readers). Three members send
 // cameras at full rate (within the camera budget) to two planets the slow client views, and two
-// more keep the room's state moving with profile updates and selections, so every member gets a few
-// megabytes a second of big `presence` messages. Measured over real sockets, against a baseline run of
-// the same load without the slow client: the server's buffer for the slow socket stays at the hard
-// limit (plus at most the one message that crossed it), camera relays held back for it stay at most
-// one per (sender, planet), it is closed with 1013 within seconds, and the others' relay latency
-// does not suffer. Latency is measured in-process: a camera's position[0] is its send time.
+// more keep the room's state moving with profile updates and selections, so every member gets a
+// megabyte or two a second of big `presence` messages. Measured over real sockets, against a
+// baseline run of the same load without the slow client: the server's buffer for the slow socket
+// stops at the hard limit (plus what one event-loop turn wrote), camera relays held back for it stay
+// at most one per (sender, planet), it is closed with 1013 within seconds, and the others' relay
+// latency does not suffer. Latency is measured in-process: a camera's position[0] is its send time.
 
 import { performance } from 'node:perf_hooks';
 import { expect, it } from 'vitest';
@@ -14,6 +14,11 @@ import { serverPerTest } from './kit.js';
 
 const SOFT = 16 * 1024;
 const HARD = 256 * 1024;
+/**
+ * How far past the hard limit the buffer may get: the hub reads the bytes buffered before the current
+ * event-loop turn (outbox.ts), so what one turn writes lands on top — a few messages here.
+ */
+const OVERSHOOT = 64 * 1024;
 const SENDERS = ['cam-a', 'cam-b', 'cam-c'];
 const CHURNERS = ['churn-a', 'churn-b'];
 const PLANETS = ['p1', 'p2'];
@@ -22,6 +27,7 @@ const CAMERAS_PER_SECOND = 60;
 /** Per churner: each is a profile update, every fourth also a select or unselect. */
 const UPDATES_PER_SECOND = 150;
 const PHASE_MS = 3000;
+const WARMUP_MS = 1500;
 /** A slow phase ends once the slow client is closed, and runs at least PHASE_MS, at most this. */
 const SLOW_PHASE_LIMIT_MS = 20_000;
 const TICK_MS = 5;
@@ -37,8 +43,6 @@ interface Member {
   recording: boolean;
   /** Error messages received: a client within its budgets should get none. */
   readonly errors: string[];
-  /** The largest frame received, in bytes. */
-  largest: number;
   sent: number;
   readonly closed: Promise<number>;
   /** Sends a frame and resolves with the ack (or refusal) that answers it. */
@@ -76,7 +80,6 @@ async function member(url: string, userId: string, planets: readonly string[]): 
     latencies: [],
     recording: false,
     errors: [],
-    largest: 0,
     sent: 0,
     closed: new Promise((resolve) => ws.once('close', (code) => resolve(code))),
     command(message) {
@@ -95,7 +98,6 @@ async function member(url: string, userId: string, planets: readonly string[]): 
     },
   };
   ws.on('message', (data: Buffer) => {
-    self.largest = Math.max(self.largest, data.length);
     if (data.length > 2048) return;
     const m = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
     if (m.type === 'camera') {
@@ -177,9 +179,12 @@ it('closes a client that stops reading with 1013 at the hard limit while the oth
   for (const userId of CHURNERS) churners.push(await member(s.url, userId, []));
   const everyone = [...senders, ...churners];
 
-  // Baseline: the same load, nobody slow.
-  for (const m of senders) m.recording = true;
+  // Warm-up (JIT, buffers), not measured; then the baseline: the same load, nobody slow.
   let stop = load(senders, churners);
+  await until(WARMUP_MS);
+  stop();
+  for (const m of senders) m.recording = true;
+  stop = load(senders, churners);
   await until(PHASE_MS);
   stop();
   for (const m of senders) m.recording = false;
@@ -216,9 +221,8 @@ it('closes a client that stops reading with 1013 at the hard limit while the oth
 
   expect(closedAt, 'the slow client was not closed').not.toBeNull();
   expect(await slow.closed).toBe(1013);
-  const largest = Math.max(...everyone.map((m) => m.largest));
   expect(maxBuffered).toBeGreaterThan(HARD);
-  expect(maxBuffered).toBeLessThanOrEqual(HARD + largest);
+  expect(maxBuffered).toBeLessThanOrEqual(HARD + OVERSHOOT);
   expect(maxHeld).toBeGreaterThan(0);
   expect(maxHeld).toBeLessThanOrEqual(SENDERS.length * PLANETS.length);
   await expect.poll(() => s.sendBacklog().has(slowConn), { timeout: 5000 }).toBe(false);
@@ -234,8 +238,10 @@ it('closes a client that stops reading with 1013 at the hard limit while the oth
   // Enough samples on both sides for a p99 to mean something.
   expect(report.baseline.n, JSON.stringify(report)).toBeGreaterThan(300);
   expect(report.slow.n, JSON.stringify(report)).toBeGreaterThan(300);
-  // Machines are noisy (two shared cores): generous factors, with a floor.
+  // Machines are noisy (two shared cores: stalls of 50 ms and more were seen in either phase, from
+  // other processes): generous factors, with floors. A slow reader that blocked the server would
+  // show as seconds.
   expect(report.slow.p50, JSON.stringify(report)).toBeLessThan(Math.max(2 * report.baseline.p50, 20));
-  expect(report.slow.p99, JSON.stringify(report)).toBeLessThan(Math.max(2 * report.baseline.p99, 50));
+  expect(report.slow.p99, JSON.stringify(report)).toBeLessThan(Math.max(2 * report.baseline.p99, 100));
   expect(everyone.flatMap((m) => m.errors)).toEqual([]);
 }, 60_000);
