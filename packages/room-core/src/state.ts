@@ -97,7 +97,7 @@ export function fenceKey(roomId: string, planetId: string): string {
 export function createState(config: CoreConfig, now = 0): CoreState {
   return {
     config,
-    now,
+    now: Math.floor(now),
     conns: new Map(),
     rooms: new Map(),
     deadlines: new DeadlineHeap(),

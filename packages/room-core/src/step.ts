@@ -18,7 +18,8 @@ import { cameraDue } from './viewers/viewers.js';
 
 export function step(state: CoreState, command: Command): Effect[] {
   const effects: Effect[] = [];
-  applyDue(state, Math.max(command.at, state.now), onDue, effects);
+  // Whole milliseconds: timestamps and fences on the wire are integers, whatever the clock returns.
+  applyDue(state, Math.max(Math.floor(command.at), state.now), onDue, effects);
   const out = new Out();
   switch (command.type) {
     case 'open':

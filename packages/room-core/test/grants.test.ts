@@ -54,3 +54,12 @@ describe('the join ack', () => {
     expect(h.take(a).at(-1)).toMatchObject({ type: 'ack', op: 'join', viewing: ['a', 'b', 'c'] });
   });
 });
+
+describe('time enters the core in whole milliseconds', () => {
+  it('floors a fractional clock reading, so fences and expiry times stay integers', () => {
+    const h = harness({}, 5_000.7724);
+    const a = h.join('alice');
+    h.send(a, { type: 'select', planetId: 'p', userId: 'alice' });
+    expect(h.take(a).at(-1)).toMatchObject({ op: 'select', fence: 5_000_000, expiresAt: 305_000 });
+  });
+});
