@@ -10,7 +10,7 @@ import { cameraAmongRooms, churn, fullRoom, parseCamera } from './scenarios.js';
 
 const AIM = 1_000_000;
 const scale = Number(process.env.BENCH_SCALE ?? 1);
-const options = { warmupRounds: 3, rounds: Number(process.env.BENCH_ROUNDS ?? 7) };
+const options = { warmupRounds: 3, warmupMs: 500, rounds: Number(process.env.BENCH_ROUNDS ?? 7) };
 const n = (count: number) => Math.max(1, Math.round(count * scale));
 
 const results: Result[] = [];
@@ -22,7 +22,7 @@ const run = (make: () => Parameters<typeof measure>[0]) => {
 };
 
 console.error(
-  `room-core micro-benchmark: ${options.rounds} timed rounds after ${options.warmupRounds} warm-up`,
+  `room-core micro-benchmark: ${options.rounds} timed rounds after ${options.warmupRounds}+ warm-up rounds (≥ ${options.warmupMs} ms)`,
 );
 run(() => fullRoom('(a) camera, 20 viewers, every camera relayed (3 ms apart)', 20, 3, n(200_000)));
 run(() => fullRoom('(a) camera, 20 viewers, 50 Hz each: throttled and coalesced', 20, 1, n(200_000)));

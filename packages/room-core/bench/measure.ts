@@ -1,5 +1,5 @@
 // Timing for the core micro-benchmark: a scenario runs a fixed number of commands per round;
-// a few warm-up rounds let the JIT settle, then the median of several timed rounds is reported
+// warm-up rounds (at least a few, for at least half a second) let the JIT settle, then the median of several timed rounds is reported
 // (the median, not the mean, so one GC pause or a neighbour's burst on a shared machine does
 // not decide the figure).
 
@@ -23,13 +23,18 @@ export interface Result {
 
 export interface MeasureOptions {
   readonly warmupRounds: number;
+  readonly warmupMs: number;
   readonly rounds: number;
 }
 
 let sink = 0;
 
 export function measure(scenario: Scenario, options: MeasureOptions): Result {
-  for (let i = 0; i < options.warmupRounds; i++) sink += scenario.round();
+  // Warm up for a minimum time as well as a minimum number of rounds: short rounds (a small
+  // BENCH_SCALE) would otherwise be timed before the JIT has optimised the hot path.
+  const warmupEnd = process.hrtime.bigint() + BigInt(options.warmupMs) * 1_000_000n;
+  for (let i = 0; i < options.warmupRounds || process.hrtime.bigint() < warmupEnd; i++)
+    sink += scenario.round();
   const rates: number[] = [];
   for (let i = 0; i < options.rounds; i++) {
     const start = process.hrtime.bigint();
