@@ -38,6 +38,71 @@ const AREAS: [area: string, test: (url: string, fn: string) => boolean][] = [
   ['other', () => true],
 ];
 
+/**
+ * Phases of the hot path: a sample belongs to the nearest enclosing frame that matches one of
+ * these (tested leaf to root), so each phase's time includes everything it calls.
+ */
+const PHASES: [phase: string, test: (url: string, fn: string) => boolean][] = [
+  [
+    'write syscalls (writev / writeBuffer / writeUtf8String)',
+    (_u, f) => /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f),
+  ],
+  [
+    'read syscalls and socket read callbacks',
+    (u, f) => f === 'onStreamRead' || (f === 'readStart' && u === ''),
+  ],
+  [
+    'decode + validate (JSON.parse, valibot)',
+    (u, f) => f === 'parseClientMessage' || (u.includes('bare-relay') && f === 'parse'),
+  ],
+  ['room-core step', (u, f) => u.includes('room-core/') && f === 'step'],
+  [
+    'serialize + frame once',
+    (u, f) => (u.includes('outbox') && f === 'frame') || f === 'serializeServerMessage' || f === 'stringify',
+  ],
+  [
+    'per-recipient send (Node streams, ws Sender)',
+    (u, f) =>
+      (u.includes('outbox') && f === 'write') ||
+      (u.includes('ws/lib/websocket') && f === 'send') ||
+      f === 'sendFrame',
+  ],
+  ['flush corked sockets', (u, f) => u.includes('outbox') && f === 'flush'],
+  ['ws receiver (frame parsing)', (u) => u.includes('ws/lib/receiver')],
+  ['timers', (u) => u.includes('timers')],
+  ['socket.io / engine.io', (u) => /socket\.io|engine\.io/.test(u)],
+  ['garbage collector', (_u, f) => f === '(garbage collector)'],
+];
+
+function phases(
+  profile: Profile,
+  byId: Map<number, ProfileNode>,
+  self: Map<number, number>,
+  busy: number,
+): string[] {
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const totals = new Map<string, number>();
+  for (const [id, us] of self) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    let phase = 'other';
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const { url, functionName } = byId.get(at)!.callFrame;
+      const hit = PHASES.find(([, test]) => test(url, functionName));
+      if (hit !== undefined) {
+        phase = hit[0];
+        break;
+      }
+    }
+    totals.set(phase, (totals.get(phase) ?? 0) + us);
+  }
+  const lines = ['', '| phase (inclusive, nearest enclosing) | share of busy time |', '|---|--:|'];
+  for (const [phase, us] of [...totals].sort((a, b) => b[1] - a[1])) {
+    lines.push(`| ${phase} | ${((us / busy) * 100).toFixed(1)} % |`);
+  }
+  return lines;
+}
+
 export function summarize(profile: Profile, top: number): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -69,6 +134,7 @@ export function summarize(profile: Profile, top: number): string {
   ];
   for (const [area, us] of [...areas].sort((a, b) => b[1] - a[1]))
     if (area !== '(idle)') lines.push(`| ${area} | ${pct(us)} |`);
+  lines.push(...phases(profile, byId, self, busy));
   lines.push('', '| function (self time) | share |', '|---|--:|');
   for (const [fn, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, top))
     lines.push(`| \`${fn}\` | ${pct(us)} |`);

@@ -119,6 +119,7 @@ export function kneeTable(ramps: RampResult[]): string {
     ['rooms at the knee', (k) => by.get(k)!.knee?.rooms ?? Number.NaN, int, false],
     ['last step tried (rooms)', last, int, false],
     ['passed every step (ramp ended before the knee)', topped, (n) => (n === 1 ? 'yes' : 'no'), false],
+    ['steps measured twice (first window failed)', (k) => by.get(k)!.retried.length, int, false],
   ]);
 }
 

@@ -5,7 +5,7 @@
 // - capacity: N idle joined connections, and the server's RSS per connection.
 // Server CPU and RSS come from /proc, read by this process; so does the generator's CPU.
 
-import { Histogram } from './histogram.js';
+import { type Bins, Histogram } from './histogram.js';
 import type { FromWorker, RoomPlan, ServerKind, WindowStats } from './ipc.js';
 import { type RunningServer, startServer, startWorkers, WIRE, type Worker } from './launch.js';
 import { cpuSeconds, loadAverage, rssBytes } from './proc.js';
@@ -39,6 +39,13 @@ export interface WindowResult extends LoadShape {
   readonly maxSendLagMs: number;
   readonly skipped: number;
   readonly loadAverage: string;
+  /** Raw sums, so windows of one server can be pooled. */
+  readonly serverCpuSec: number;
+  readonly generatorCpuSec: number;
+  readonly bins: Bins;
+  readonly maxUs: number;
+  /** How many windows were pooled into this result. */
+  readonly windows: number;
 }
 
 export interface RunOptions {
@@ -166,6 +173,11 @@ class Session {
       maxSendLagMs: Math.max(...stats.map((s) => s.maxSendLagMs)),
       skipped: sum((s) => s.skipped),
       loadAverage: load,
+      serverCpuSec: serverCpu,
+      generatorCpuSec: workers1.reduce((n, c, i) => n + c - workers0[i]!, 0),
+      bins: hist.bins(),
+      maxUs: hist.maxUs,
+      windows: 1,
     };
   }
 
@@ -173,6 +185,52 @@ class Session {
     await Promise.all(this.workers.map((w) => w.stop()));
     await this.server.stop();
   }
+}
+
+/** Pools windows of one server (interleaved rounds) into one result: sums, and one histogram. */
+export function pool(results: WindowResult[]): WindowResult {
+  if (results.length === 1) return results[0]!;
+  const first = results[0]!;
+  const hist = new Histogram();
+  const errors: Record<string, number> = {};
+  for (const r of results) {
+    hist.merge(r.bins, r.maxUs);
+    addCounts(errors, r.errors);
+  }
+  const sum = (f: (r: WindowResult) => number) => results.reduce((n, r) => n + f(r), 0);
+  const seconds = sum((r) => r.seconds);
+  const received = sum((r) => r.received);
+  const expected = sum((r) => r.expected);
+  const serverCpuSec = sum((r) => r.serverCpuSec);
+  const generatorCpuSec = sum((r) => r.generatorCpuSec);
+  return {
+    ...first,
+    seconds,
+    connections: Math.min(...results.map((r) => r.connections)),
+    sent: sum((r) => r.sent),
+    expected,
+    received,
+    relaysPerSec: received / seconds,
+    delivery: expected === 0 ? Number.NaN : received / expected,
+    p50: hist.quantileMs(0.5),
+    p90: hist.quantileMs(0.9),
+    p99: hist.quantileMs(0.99),
+    max: hist.maxUs / 1000,
+    errors,
+    serverCpuPct: (serverCpuSec / seconds) * 100,
+    cpuUsPerRelay: received === 0 ? Number.NaN : (serverCpuSec * 1e6) / received,
+    serverRssMb: Math.max(...results.map((r) => r.serverRssMb)),
+    generatorCpuPct: (generatorCpuSec / seconds) * 100,
+    busiestWorkerPct: Math.max(...results.map((r) => r.busiestWorkerPct)),
+    maxSendLagMs: Math.max(...results.map((r) => r.maxSendLagMs)),
+    skipped: sum((r) => r.skipped),
+    loadAverage: results.map((r) => r.loadAverage.split(' ')[0]).join(', '),
+    serverCpuSec,
+    generatorCpuSec,
+    bins: hist.bins(),
+    maxUs: hist.maxUs,
+    windows: sum((r) => r.windows),
+  };
 }
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
@@ -221,6 +279,8 @@ export interface RampResult {
   readonly steps: WindowResult[];
   /** The last step that passed, or null when none did. */
   readonly knee: WindowResult | null;
+  /** Steps (room counts) measured twice because the first window failed. */
+  readonly retried: number[];
 }
 
 export function passes(r: WindowResult, options: Pick<RampOptions, 'p99LimitMs' | 'minDelivery'>): boolean {
@@ -231,6 +291,7 @@ export function passes(r: WindowResult, options: Pick<RampOptions, 'p99LimitMs' 
 export async function runRamp(kind: ServerKind, options: RampOptions): Promise<RampResult> {
   const session = await Session.open(kind, options);
   const steps: WindowResult[] = [];
+  const retried: number[] = [];
   let knee: WindowResult | null = null;
   try {
     let rooms = 0;
@@ -239,7 +300,16 @@ export async function runRamp(kind: ServerKind, options: RampOptions): Promise<R
       await session.addRooms(rooms, target, shape);
       rooms = target;
       await sleep(options.settleSeconds * 1000);
-      const r = await session.window(shape, options.seconds, options.drainMs);
+      let r = await session.window(shape, options.seconds, options.drainMs);
+      // The machine is shared: a step that fails is measured once more before the ramp stops,
+      // so one burst of outside load does not end it. Every server gets the same second chance.
+      if (!passes(r, options)) {
+        options.log(
+          `  ${kind} ramp ${target} rooms: p99 ${r.p99.toFixed(1)} ms, ${(r.delivery * 100).toFixed(2)} % — measuring again`,
+        );
+        retried.push(target);
+        r = await session.window(shape, options.seconds, options.drainMs);
+      }
       steps.push(r);
       const ok = passes(r, options);
       options.log(
@@ -252,7 +322,7 @@ export async function runRamp(kind: ServerKind, options: RampOptions): Promise<R
   } finally {
     await session.close();
   }
-  return { kind, steps, knee };
+  return { kind, steps, knee, retried };
 }
 
 export interface CapacityResult {

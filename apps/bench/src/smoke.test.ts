@@ -11,7 +11,13 @@ const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 interface SmokeResult {
-  load: { kind: string; connections: number; sent: number; received: number; errors: Record<string, number> }[];
+  load: {
+    kind: string;
+    connections: number;
+    sent: number;
+    received: number;
+    errors: Record<string, number>;
+  }[];
 }
 
 describe('the fan-out benchmark, smoke run', () => {
