@@ -12,6 +12,7 @@ import {
   parseClientMessage,
   type ServerMessage,
   serializeServerMessage,
+  type ViewerCamerasMessage,
 } from '@exo/protocol';
 import type { Clock, CloseKind, ConnAuth, Effect, RoomEngine } from '@exo/room-core';
 import type WebSocket from 'ws';
@@ -177,6 +178,7 @@ export class SocketHub {
       const session = this.sessions.get(id);
       if (session === undefined || session.closing || session.ws.readyState !== session.ws.OPEN) continue;
       if (message.type === 'error' && message.code === 'RATE_LIMITED') session.rateLimited++;
+      if (message.type === 'viewer_cameras' && session.held.size > 0) dropDeparted(session.held, message);
       const buffered = this.outbox.buffered(session.ws);
       if (buffered > this.options.sendHardLimitBytes) {
         this.log.warn({ conn: id, buffered }, 'closing a connection that reads too slowly');
@@ -248,6 +250,17 @@ export class SocketHub {
       session.alive = false;
       session.ws.ping();
     }
+  }
+}
+
+/**
+ * A snapshot tells a slow reader who still views the planet: a held relay from anyone else is
+ * stale and must not arrive after it, re-showing a viewer that left.
+ */
+function dropDeparted(held: Map<string, string>, snapshot: ViewerCamerasMessage): void {
+  for (const key of held.keys()) {
+    const [userId, planetId] = key.split('\u0000') as [string, string];
+    if (planetId === snapshot.planetId && !Object.hasOwn(snapshot.cameras, userId)) held.delete(key);
   }
 }
 

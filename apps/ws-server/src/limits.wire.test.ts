@@ -244,6 +244,39 @@ describe('slow readers over the wire', () => {
     expect(slow!.ws.readyState).toBe(slow!.ws.OPEN);
   });
 
+  it('drops a held relay from a viewer who left, so it never follows the snapshot without them', async () => {
+    const { url, buffered } = await hosted({
+      core,
+      sendSoftLimitBytes: 2048,
+      sendHardLimitBytes: 256 * 1024 * 1024,
+    });
+    const [slow, a, b] = await room(url, ['slow', 'a', 'b'], (u) => ({ user: profile(u) }));
+    for (const [c, userId] of [
+      [slow!, 'slow'],
+      [a!, 'a'],
+      [b!, 'b'],
+    ] as const) {
+      await view(c, userId, 'p');
+    }
+    rawSocket(slow!).pause();
+    await pump(a!, 'a', 0, () => buffered(slow!) > 64 * 1024);
+    a!.send({ type: 'camera', planetId: 'p', userId: 'a', camera: cam(1) });
+    b!.send({ type: 'camera', planetId: 'p', userId: 'b', camera: cam(2) });
+    expect((await a!.until('camera')).at(-1)).toEqual(relay('b', 'p', 2));
+    b!.send({ type: 'leave_viewer', planetId: 'p', userId: 'b', rid: 'bye' });
+    await b!.until('ack');
+
+    rawSocket(slow!).resume();
+    const got: ServerMessage[] = [];
+    while (!got.some((m) => m.type === 'viewer_cameras')) got.push(await slow!.next());
+    const snapshot = got.find((m) => m.type === 'viewer_cameras');
+    expect(snapshot).toMatchObject({ planetId: 'p', cameras: { a: cam(1) } });
+    // a still views: its held relay follows; b's must never come.
+    got.push(...(await slow!.until('camera')));
+    await slow!.quiet(200);
+    expect(got.filter((m) => m.type === 'camera')).toEqual([relay('a', 'p', 1)]);
+  });
+
   it('closes a reader past the hard limit with 1013, its user leaving, while others keep receiving', async () => {
     const { url } = await hosted({ core, sendSoftLimitBytes: 2048, sendHardLimitBytes: 64 * 1024 });
     // The slow reader joins first, so it comes first among each broadcast's recipients.
