@@ -103,8 +103,8 @@ const OTHERS: Record<string, [string, object, string[], string]> = {
     'REDIS_URL accepts a redis:// or rediss:// URL',
   ],
   AUTH_JWT_SECRET: [
-    's3cret',
-    { authJwtSecret: 's3cret' },
+    'a-secret-of-at-least-thirty-two-bytes',
+    { authJwtSecret: 'a-secret-of-at-least-thirty-two-bytes' },
     [TOO_LONG],
     'AUTH_JWT_SECRET accepts a string of at most 65536 characters',
   ],
@@ -289,7 +289,7 @@ describe('settings checked against each other', () => {
   });
 
   it('refuses a JWT secret and a JWT public key together', () => {
-    expect(refusal({ AUTH_JWT_SECRET: 's', AUTH_JWT_PUBLIC_KEY: 'k' }).message).toBe(
+    expect(refusal({ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_PUBLIC_KEY: 'k' }).message).toBe(
       'AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY are exclusive: set one of them',
     );
   });
@@ -307,5 +307,14 @@ describe('configFromEnv keeps secrets out of its messages', () => {
     expect(config.wsCompression).toBe(false);
     expect(config.core.maxRoomUsers).toBe(20);
     expect(config.authJwtSecret).toBeNull();
+  });
+});
+
+describe('AUTH_JWT_SECRET', () => {
+  it('refuses a secret shorter than 32 bytes, which HS256 cannot make safe', () => {
+    expect(() => configFromEnv({ AUTH_JWT_SECRET: 'x'.repeat(31) })).toThrow(
+      'AUTH_JWT_SECRET=(value hidden) is invalid: AUTH_JWT_SECRET accepts a secret of at least 32 bytes (HS256 needs a 256-bit key)',
+    );
+    expect(configFromEnv({ AUTH_JWT_SECRET: 'x'.repeat(32) }).authJwtSecret).toBe('x'.repeat(32));
   });
 });

@@ -133,7 +133,14 @@ const EnvSchema = v.object({
   TRUST_PROXY: int('TRUST_PROXY', 0, 0, 100),
   LOG_LEVEL: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   REDIS_URL: redisUrl,
-  AUTH_JWT_SECRET: text('AUTH_JWT_SECRET'),
+  AUTH_JWT_SECRET: v.pipe(
+    text('AUTH_JWT_SECRET'),
+    // HS256 wants a key of at least 256 bits (RFC 7518 §3.2); a short secret is guessable offline.
+    v.check(
+      (s) => s === null || Buffer.byteLength(s, 'utf8') >= 32,
+      'AUTH_JWT_SECRET accepts a secret of at least 32 bytes (HS256 needs a 256-bit key)',
+    ),
+  ),
   AUTH_JWT_PUBLIC_KEY: text('AUTH_JWT_PUBLIC_KEY'),
   AUTH_JWT_ISSUER: text('AUTH_JWT_ISSUER'),
   AUTH_JWT_AUDIENCE: text('AUTH_JWT_AUDIENCE'),

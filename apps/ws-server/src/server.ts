@@ -61,6 +61,7 @@ export interface ExoServer {
 const systemClock: Clock = { now: () => Date.now() };
 const randomTokens: TokenSource = { next: () => randomBytes(24).toString('base64url') };
 const SUBPROTOCOL = 'exo.v1';
+const HEADERS_TIMEOUT_MS = 10_000;
 
 export async function createExoServer(options: ExoServerOptions = {}): Promise<ExoServer> {
   const log = options.logger ?? silentLogger;
@@ -159,6 +160,10 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
     });
   http.on('upgrade', upgradeListener);
   if (own) {
+    // A client that opens TCP and trickles its upgrade headers holds a socket the connection caps
+    // cannot see yet; give it 10 s (Node's default is 60 s).
+    http.headersTimeout = HEADERS_TIMEOUT_MS;
+    http.requestTimeout = HEADERS_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => {

@@ -15,6 +15,7 @@ import { grantExtras } from '../locks/selection.js';
 import { compareIds } from '../order.js';
 import type { Out } from '../out.js';
 import { type Conn, type CoreState, type Member, NOT_ARMED } from '../state.js';
+import { sameToken } from '../tokens.js';
 import { addMember, findOrCreateRoom, sameProfile } from './membership.js';
 
 export function join(
@@ -51,7 +52,7 @@ export function join(
   const existing = state.rooms.get(roomId)?.members.get(user.userId);
   if (existing !== undefined) {
     const entitled =
-      (msg.resumeToken !== undefined && msg.resumeToken === existing.resumeToken) ||
+      (msg.resumeToken !== undefined && sameToken(msg.resumeToken, existing.resumeToken)) ||
       conn.authUserId === user.userId;
     if (!entitled) {
       const text = `${user.userId} is already in room ${roomId}; join with its resumeToken to take over`;
