@@ -53,7 +53,7 @@ function instructions(text: string): { keyword: string; args: string }[] {
 }
 const dockerfile = instructions(read('Dockerfile'));
 const args = (keyword: string) => dockerfile.filter((i) => i.keyword === keyword).map((i) => i.args);
-const haproxy = read('deploy/haproxy.cfg');
+const haproxy = read('apps/ws-server/deploy/haproxy.cfg');
 const ciRun = read('.ci/run');
 const operations = read('docs/operations.md');
 
@@ -104,7 +104,7 @@ describe('docker-compose.yml', () => {
     }
     expect(compose.services.haproxy?.ports).toContain(`${DEFAULTS.wsPort}:${DEFAULTS.wsPort}`);
     expect(compose.services.haproxy?.volumes).toContain(
-      './deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro',
+      './apps/ws-server/deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro',
     );
   });
 });
@@ -156,7 +156,7 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('deploy/haproxy.cfg', () => {
+describe('apps/ws-server/deploy/haproxy.cfg', () => {
   it('forwards to each compose daemon on its WebSocket port', () => {
     const servers = [...haproxy.matchAll(/^\s*server (\S+) (\S+):(\d+)/gm)].map((m) => [m[1], m[2], m[3]]);
     expect(servers).toEqual(daemons.map(([name]) => [name, name, String(DEFAULTS.wsPort)]));
