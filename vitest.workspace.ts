@@ -1,12 +1,31 @@
+import type { TestModule } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 // The one vitest config: `pnpm test` points here. Each package and app is a project that
 // resolves workspace imports to TypeScript sources (the `@exo/source` export condition), so
-// tests never need a prior build. vitest fails a run that collects no test files.
+// tests never need a prior build. vitest fails a run that collects no test files; the reporter
+// below also fails a run that collected files but executed no test (a name filter matching
+// nothing, every test skipped), so a green run always means tests ran.
 const project = (name: string, root: string, extra: Record<string, unknown> = {}) => ({
   extends: true as const,
   test: { name, root, include: ['src/**/*.test.ts', 'test/**/*.test.ts'], ...extra },
 });
+
+const failWhenNothingRan = {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    let ran = 0;
+    for (const module of modules) {
+      for (const test of module.children.allTests()) {
+        const state = test.result().state;
+        if (state === 'passed' || state === 'failed') ran++;
+      }
+    }
+    if (ran === 0) {
+      console.error('No test ran: this run counts as a failure.');
+      process.exitCode = 1;
+    }
+  },
+};
 
 export default defineConfig({
   resolve: { conditions: ['@exo/source'] },
@@ -15,7 +34,7 @@ export default defineConfig({
     passWithNoTests: false,
     allowOnly: false,
     // The JSON report lets .ci/run print one plain 'N passed, N failed' line.
-    reporters: ['default', 'json'],
+    reporters: ['default', 'json', failWhenNothingRan],
     outputFile: { json: 'artifacts/vitest-report.json' },
     projects: [
       project('protocol', 'packages/protocol'),
