@@ -3,8 +3,11 @@
 // per delivered relay), a ramp to each server's knee, and idle-connection capacity, with ratios.
 //
 //   node apps/bench/dist/cli.js [--mode full|load|ramp|capacity|smoke] [--servers exo,bare,socketio]
-//     [--rooms 50] [--users 10] [--hz 10] [--seconds 10] [--rounds 3] [--workers 4] [--connections 10000]
-//     [--steps 50,75,100] [--cpu-prof DIR] [--json FILE]
+//     [--rooms 50] [--users 10] [--hz 10] [--seconds 10] [--rounds 3] [--workers 2] [--connections 10000]
+//     [--steps 50,75,100] [--cpu-prof DIR] [--json FILE] [--base-main path/to/main.js]
+//
+// --servers may add `base`: another build of the daemon (say, an older commit's dist/main.js),
+// run like ours on the same workload, to compare a change before and after.
 //
 // --mode smoke is a few seconds of tiny load that prints JSON; the smoke test runs it.
 
@@ -33,15 +36,16 @@ const { values } = parseArgs({
     hz: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
-    workers: { type: 'string', default: '4' },
+    workers: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10000' },
-    steps: { type: 'string', default: '50,75,100,125,150,175,200,250,300' },
+    steps: { type: 'string', default: '30,40,50,55,60,65,70,75,80,90,100,120' },
     'cpu-prof': { type: 'string' },
+    'base-main': { type: 'string' },
     json: { type: 'string' },
   },
 });
 
-const KINDS: readonly ServerKind[] = ['exo', 'bare', 'socketio'];
+const KINDS: readonly ServerKind[] = ['exo', 'bare', 'socketio', 'base'];
 const servers = values.servers.split(',').map((s) => {
   if (!(KINDS as readonly string[]).includes(s)) throw new Error(`--servers: unknown server '${s}'`);
   return s as ServerKind;
@@ -58,6 +62,7 @@ const base = {
   workers: smoke ? 1 : num('workers', values.workers),
   log,
   ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
+  ...(values['base-main'] === undefined ? {} : { baseMain: values['base-main'] }),
 };
 const limits = { p99LimitMs: 50, minDelivery: 0.99 };
 

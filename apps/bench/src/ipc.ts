@@ -4,7 +4,8 @@
 
 import type { Bins } from './histogram.js';
 
-export type ServerKind = 'exo' | 'bare' | 'socketio';
+/** `base`: another build of our daemon (`--base-main`), to compare a change against. */
+export type ServerKind = 'exo' | 'bare' | 'socketio' | 'base';
 /** How a worker speaks to the server: our JSON protocol over ws (exo, bare) or Socket.IO events. */
 export type Wire = 'ws' | 'sio';
 

@@ -12,17 +12,18 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 12_000;
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-const ENTRY: Record<ServerKind, string> = {
+const ENTRY: Record<Exclude<ServerKind, 'base'>, string> = {
   exo: here('../../ws-server/dist/main.js'),
   bare: here('./servers/bare-relay.js'),
   socketio: here('./servers/socketio-relay.js'),
 };
 
-export const WIRE: Record<ServerKind, Wire> = { exo: 'ws', bare: 'ws', socketio: 'sio' };
+export const WIRE: Record<ServerKind, Wire> = { exo: 'ws', bare: 'ws', socketio: 'sio', base: 'ws' };
 export const LABEL: Record<ServerKind, string> = {
   exo: 'exo (ours)',
   bare: 'bare ws',
   socketio: 'Socket.IO',
+  base: 'exo (base build)',
 };
 
 export interface RunningServer {
@@ -37,6 +38,8 @@ export interface RunningServer {
 export interface LaunchOptions {
   /** Write a V8 CPU profile of the server (node --cpu-prof) into this folder. */
   readonly cpuProfDir?: string;
+  /** The daemon build run as `base` (e.g. an older commit's main.js, for a before/after). */
+  readonly baseMain?: string;
 }
 
 export async function startServer(kind: ServerKind, options: LaunchOptions = {}): Promise<RunningServer> {
@@ -70,7 +73,7 @@ export async function startServer(kind: ServerKind, options: LaunchOptions = {})
       'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"',
       process.execPath,
       ...nodeArgs,
-      ENTRY[kind],
+      entry(kind, options),
     ],
     { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
   );
@@ -98,6 +101,12 @@ export async function startServer(kind: ServerKind, options: LaunchOptions = {})
       clearTimeout(timer);
     },
   };
+}
+
+function entry(kind: ServerKind, options: LaunchOptions): string {
+  if (kind !== 'base') return ENTRY[kind];
+  if (options.baseMain === undefined) throw new Error('the base server needs --base-main path/to/main.js');
+  return options.baseMain;
 }
 
 export interface Worker {

@@ -51,6 +51,7 @@ export interface WindowResult extends LoadShape {
 export interface RunOptions {
   readonly workers: number;
   readonly cpuProfDir?: string;
+  readonly baseMain?: string;
   readonly log: (line: string) => void;
 }
 
@@ -76,10 +77,10 @@ class Session {
   ) {}
 
   static async open(kind: ServerKind, options: RunOptions): Promise<Session> {
-    const server = await startServer(
-      kind,
-      options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir },
-    );
+    const server = await startServer(kind, {
+      ...(options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir }),
+      ...(options.baseMain === undefined ? {} : { baseMain: options.baseMain }),
+    });
     return new Session(server, startWorkers(options.workers));
   }
 
