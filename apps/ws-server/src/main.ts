@@ -5,8 +5,8 @@
 
 import type { Server } from 'node:http';
 import { pino } from 'pino';
-import { jwtAuthenticator } from './auth.js';
 import { configFromEnv, EnvError, type ServerConfig } from './config.js';
+import { type Authenticator, authenticatorFor, serverOptions } from './daemon-options.js';
 import { createHealthServer } from './http.js';
 import { createServerMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
@@ -31,21 +31,16 @@ async function main(): Promise<void> {
     process.stderr.write(`exo-realtime: ${unavailable}\n`);
     process.exit(1);
   }
-  let authenticate: ReturnType<typeof jwtAuthenticator> | undefined;
-  if (config.authJwtSecret !== null || config.authJwtPublicKey !== null) {
-    try {
-      authenticate = jwtAuthenticator({
-        secret: config.authJwtSecret,
-        publicKey: config.authJwtPublicKey,
-        issuer: config.authJwtIssuer,
-        audience: config.authJwtAudience,
-      });
-    } catch (err) {
-      const message = `AUTH_JWT_PUBLIC_KEY is invalid: it accepts a PEM RSA, P-256 EC or Ed25519 public key (${String(err)})`;
-      logger.fatal({}, message);
-      process.stderr.write(`exo-realtime: ${message}\n`);
-      process.exit(1);
-    }
+  let authenticate: Authenticator | null;
+  try {
+    authenticate = authenticatorFor(config);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.fatal({}, message);
+    process.stderr.write(`exo-realtime: ${message}\n`);
+    process.exit(1);
+  }
+  if (authenticate !== null) {
     logger.info(
       { algorithm: config.authJwtSecret !== null ? 'HS256' : 'public key' },
       'JWT authentication is on',
@@ -59,23 +54,9 @@ async function main(): Promise<void> {
 
   // The closures read `exo` only when scraped or inspected, after it is assigned below.
   const metrics = createServerMetrics({ stats: () => exo.engine.stats(), cluster: config.redisUrl !== null });
-  const exo = await createExoServer({
-    core: config.core,
-    port: config.wsPort,
-    host: config.host,
-    maxMessageBytes: config.maxMessageBytes,
-    compression: config.wsCompression,
-    pingIntervalMs: config.pingIntervalMs,
-    sendSoftLimitBytes: config.sendSoftLimitBytes,
-    sendHardLimitBytes: config.sendHardLimitBytes,
-    allowedOrigins: config.allowedOrigins,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    trustProxy: config.trustProxy,
-    ...(authenticate === undefined ? {} : { authenticate }),
-    logger,
-    observer: metrics.observer,
-  });
+  const exo = await createExoServer(
+    serverOptions(config, { logger, observer: metrics.observer, authenticate }),
+  );
   const health = createHealthServer({
     ready: () => (exo.draining ? { ok: false, reason: 'draining' } : { ok: true }),
     routes: opsRoutes({ metrics, adminToken: config.adminToken, inspect: () => exo.engine.inspect() }),

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../src/config.js';
 import { connect } from './kit.js';
@@ -204,6 +205,44 @@ describe('the daemon', () => {
     const entries = expectJsonLines(daemon.lines);
     expect(entries).toEqual([
       expect.objectContaining({ level: 60, msg: `invalid configuration: ${reason}` }),
+    ]);
+  });
+
+  it('verifies JWTs from AUTH_JWT_SECRET, _ISSUER and _AUDIENCE on the upgrade, and says so at start-up', async () => {
+    const secret = 'a-daemon-secret-of-at-least-32-bytes';
+    const daemon = startDaemon({
+      AUTH_JWT_SECRET: secret,
+      AUTH_JWT_ISSUER: 'archive',
+      AUTH_JWT_AUDIENCE: 'exo',
+    });
+    const { wsPort } = await daemon.listening();
+    const url = `ws://127.0.0.1:${wsPort}/`;
+    const claims = { sub: 'ann', iss: 'archive', aud: 'exo', exp: Math.floor(Date.now() / 1000) + 60 };
+    const sign = (c: Record<string, unknown>) =>
+      new SignJWT(c).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+    const outcome = (target: string) =>
+      connect(target).then(
+        () => 'open',
+        (err: Error) => err.message,
+      );
+    expect(await outcome(url)).toBe('HTTP 401');
+    expect(await outcome(`${url}?token=${await sign({ ...claims, aud: 'elsewhere' })}`)).toBe('HTTP 401');
+    expect(await outcome(`${url}?token=${await sign({ ...claims, iss: 'elsewhere' })}`)).toBe('HTTP 401');
+    const client = await connect(`${url}?token=${await sign(claims)}`);
+    client.send({ type: 'join', roomId: 'r', user: { userId: 'bob' } });
+    expect(await client.next('error')).toMatchObject({ code: 'FORBIDDEN' });
+    const messages = expectJsonLines(daemon.lines).map((entry) => entry.msg);
+    expect(messages).toContain('JWT authentication is on');
+    expect(messages).not.toContain(expect.stringContaining('authentication is off'));
+    expect(daemon.lines.join('\n')).not.toContain(secret);
+  });
+
+  it('warns at start-up when authentication is off', async () => {
+    const daemon = startDaemon();
+    await daemon.listening();
+    const warnings = expectJsonLines(daemon.lines).filter((entry) => entry.level === 40);
+    expect(warnings.map((entry) => entry.msg)).toEqual([
+      'authentication is off: any client may join as any user (set AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY)',
     ]);
   });
 
