@@ -404,7 +404,7 @@ describe('upgrade checks over the wire', () => {
     expect(bob.ws.readyState).toBe(bob.ws.OPEN);
   });
 
-  it('runs the checks in order: origin before the connection cap, the per-IP cap before auth', async () => {
+  it('runs the checks in order: origin, then the connection cap, then the per-IP cap, then auth', async () => {
     const capped = await server({ allowedOrigins: ['https://app.example'], maxConnections: 1 });
     await connect(capped.url);
     await expect(connect(capped.url, undefined, { Origin: 'https://evil.example' })).rejects.toThrow(
@@ -413,6 +413,10 @@ describe('upgrade checks over the wire', () => {
     await expect(connect(capped.url, undefined, { Origin: 'https://app.example' })).rejects.toThrow(
       'HTTP 503',
     );
+
+    const bothCaps = await server({ maxConnections: 1, maxConnectionsPerIp: 1 });
+    await connect(bothCaps.url);
+    await expect(connect(bothCaps.url)).rejects.toThrow('HTTP 503');
 
     let asked = 0;
     const authed = await server({

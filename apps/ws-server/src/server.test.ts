@@ -55,4 +55,18 @@ describe('createExoServer over real sockets', () => {
     const plain = await connect(s.url);
     expect(plain.ws.protocol).toBe('');
   });
+
+  it('hands out unguessable resume tokens by default: 192 random bits, base64url, new for every join', async () => {
+    const s = await server();
+    const tokens = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const client = await connect(s.url);
+      client.send({ type: 'join', roomId: `r${i}`, user: { userId: 'ana' } });
+      const ack = (await client.until('ack')).at(-1);
+      const token = ack?.type === 'ack' ? ack.resumeToken : undefined;
+      expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      tokens.add(token!);
+    }
+    expect(tokens.size).toBe(20);
+  });
 });

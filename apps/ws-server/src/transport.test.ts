@@ -75,6 +75,13 @@ describe('decoding a frame', () => {
     expect(error.message).toMatch(/^not valid JSON: /);
   });
 
+  it('closes with 1007 a text frame that is not valid UTF-8', async () => {
+    const s = await server();
+    const client = await connect(s.url);
+    client.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect((await client.closed()).code).toBe(1007);
+  });
+
   it('answers BAD_MESSAGE to a binary frame, even one holding valid JSON', async () => {
     const s = await server();
     const client = await connect(s.url);
