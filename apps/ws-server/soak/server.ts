@@ -9,7 +9,13 @@
 // level and the process goes on, so the driver can count them rather than lose the daemon.
 
 import type { CoreStats } from '@exo/room-core';
-import { configFromEnv, createExoServer, createServerMetrics } from '@exo/ws-server';
+import {
+  authenticatorFor,
+  configFromEnv,
+  createExoServer,
+  createServerMetrics,
+  serverOptions,
+} from '@exo/ws-server';
 import { pino } from 'pino';
 
 export type DriverMessage = { type: 'stats'; id: number; gc: boolean } | { type: 'stop' };
@@ -47,22 +53,9 @@ process.on('unhandledRejection', (err) =>
 
 // Metrics as the daemon wires them; every stats request also scrapes them, as Prometheus would.
 const metrics = createServerMetrics({ stats: () => exo.engine.stats() });
-const exo = await createExoServer({
-  core: config.core,
-  port: config.wsPort,
-  host: config.host,
-  maxMessageBytes: config.maxMessageBytes,
-  compression: config.wsCompression,
-  pingIntervalMs: config.pingIntervalMs,
-  sendSoftLimitBytes: config.sendSoftLimitBytes,
-  sendHardLimitBytes: config.sendHardLimitBytes,
-  allowedOrigins: config.allowedOrigins,
-  maxConnections: config.maxConnections,
-  maxConnectionsPerIp: config.maxConnectionsPerIp,
-  trustProxy: config.trustProxy,
-  logger: log,
-  observer: metrics.observer,
-});
+const exo = await createExoServer(
+  serverOptions(config, { logger: log, observer: metrics.observer, authenticate: authenticatorFor(config) }),
+);
 log.info({ wsPort: exo.port, core: config.core }, 'soak daemon listening');
 
 const send = (message: DaemonMessage) => process.send?.(message);

@@ -3,6 +3,7 @@
 
 export { AUTH_SUBPROTOCOL_PREFIX, type JwtSettings, jwtAuthenticator, tokenOf } from './auth.js';
 export { configFromEnv, ENV_VARS, EnvError, type LogLevel, type ServerConfig } from './config.js';
+export { type Authenticator, authenticatorFor, type DaemonWiring, serverOptions } from './daemon-options.js';
 export { createHealthServer, type HealthSource } from './http.js';
 export { type Logger, silentLogger } from './log.js';
 export { createServerMetrics, type MetricsOptions, type ServerMetrics } from './metrics.js';
