@@ -27,7 +27,10 @@ import {
   type WindowResult,
 } from './run.js';
 
+// `pnpm bench -- --mode load` hands the `--` on; it separates nothing here.
+const argv = process.argv.slice(2);
 const { values } = parseArgs({
+  args: argv[0] === '--' ? argv.slice(1) : argv,
   options: {
     mode: { type: 'string', default: 'full' },
     servers: { type: 'string', default: 'exo,bare,socketio' },
@@ -38,7 +41,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10000' },
-    steps: { type: 'string', default: '30,40,50,55,60,65,70,75,80,90,100,120' },
+    steps: { type: 'string', default: '30,40,50,55,60,70,80,90,100,110,120,135,150,170,200' },
     'cpu-prof': { type: 'string' },
     'base-main': { type: 'string' },
     json: { type: 'string' },

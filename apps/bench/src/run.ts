@@ -8,7 +8,7 @@
 import { type Bins, Histogram } from './histogram.js';
 import type { FromWorker, RoomPlan, ServerKind, WindowStats } from './ipc.js';
 import { type RunningServer, startServer, startWorkers, WIRE, type Worker } from './launch.js';
-import { cpuSeconds, loadAverage, rssBytes } from './proc.js';
+import { cpuSeconds, cpuTimes, loadAverage, rssBytes } from './proc.js';
 
 export interface LoadShape {
   readonly rooms: number;
@@ -41,6 +41,8 @@ export interface WindowResult extends LoadShape {
   readonly loadAverage: string;
   /** Raw sums, so windows of one server can be pooled. */
   readonly serverCpuSec: number;
+  /** The part of serverCpuSec spent in the kernel. */
+  readonly serverSysSec: number;
   readonly generatorCpuSec: number;
   readonly bins: Bins;
   readonly maxUs: number;
@@ -120,13 +122,13 @@ class Session {
     const isOk = (m: FromWorker): m is Extract<FromWorker, { type: 'ok' }> => m.type === 'ok';
     const load = loadAverage();
     await Promise.all(this.workers.map((w) => w.ask({ type: 'window-start' }, isOk, 10_000)));
-    const server0 = cpuSeconds(this.server.pid);
+    const server0 = cpuTimes(this.server.pid);
     const workers0 = this.workers.map((w) => cpuSeconds(w.pid));
     const t0 = performance.now();
     await sleep(seconds * 1000);
     await Promise.all(this.workers.map((w) => w.ask({ type: 'window-end' }, isOk, 10_000)));
     const elapsed = (performance.now() - t0) / 1000;
-    const server1 = cpuSeconds(this.server.pid);
+    const server1 = cpuTimes(this.server.pid);
     const workers1 = this.workers.map((w) => cpuSeconds(w.pid));
     const rss = rssBytes(this.server.pid);
     await sleep(drainMs);
@@ -149,7 +151,8 @@ class Session {
     const sum = (f: (s: WindowStats) => number) => stats.reduce((n, s) => n + f(s), 0);
     const received = sum((s) => s.received);
     const expected = sum((s) => s.expected);
-    const serverCpu = server1 - server0;
+    const serverSys = server1.system - server0.system;
+    const serverCpu = server1.user - server0.user + serverSys;
     const workerPcts = workers1.map((c, i) => ((c - workers0[i]!) / elapsed) * 100);
     return {
       kind: this.server.kind,
@@ -175,6 +178,7 @@ class Session {
       skipped: sum((s) => s.skipped),
       loadAverage: load,
       serverCpuSec: serverCpu,
+      serverSysSec: serverSys,
       generatorCpuSec: workers1.reduce((n, c, i) => n + c - workers0[i]!, 0),
       bins: hist.bins(),
       maxUs: hist.maxUs,
@@ -203,6 +207,7 @@ export function pool(results: WindowResult[]): WindowResult {
   const received = sum((r) => r.received);
   const expected = sum((r) => r.expected);
   const serverCpuSec = sum((r) => r.serverCpuSec);
+  const serverSysSec = sum((r) => r.serverSysSec);
   const generatorCpuSec = sum((r) => r.generatorCpuSec);
   return {
     ...first,
@@ -227,6 +232,7 @@ export function pool(results: WindowResult[]): WindowResult {
     skipped: sum((r) => r.skipped),
     loadAverage: results.map((r) => r.loadAverage.split(' ')[0]).join(', '),
     serverCpuSec,
+    serverSysSec,
     generatorCpuSec,
     bins: hist.bins(),
     maxUs: hist.maxUs,
