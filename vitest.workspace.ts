@@ -1,5 +1,5 @@
-import type { TestModule } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+import type { TestModule } from 'vitest/node';
 
 // The one vitest config: `pnpm test` points here. Each package and app is a project that
 // resolves workspace imports to TypeScript sources (the `@exo/source` export condition), so
