@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ServerMessage } from '@exo/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, joined, startServer, type TestClient } from '../test/kit.js';
+import { connect, eventually, joined, room, startServer, type TestClient } from '../test/kit.js';
 import { createExoServer, type ExoServerOptions } from './server.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -18,19 +18,6 @@ async function server(options: ExoServerOptions = {}) {
   const s = await startServer(options);
   cleanups.push(() => s.close());
   return s;
-}
-
-/** Joins the users in order on one room and drains the presence each got of the later joiners. */
-async function room(url: string, users: string[], extra: (userId: string) => object = () => ({})) {
-  const clients: TestClient[] = [];
-  for (const userId of users) {
-    const c = await connect(url);
-    c.send({ type: 'join', roomId: 'room', user: { userId }, ...extra(userId) });
-    await c.until('ack');
-    for (const earlier of clients) await earlier.next('presence');
-    clients.push(c);
-  }
-  return clients;
 }
 
 async function view(client: TestClient, userId: string, planetId: string): Promise<void> {
@@ -45,20 +32,7 @@ const relay = (userId: string, planetId: string, x: number) => ({
   userId,
   camera: cam(x),
 });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` passes: some outcomes (a counter dropping) have no message to wait for. */
-async function eventually(check: () => void, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(10);
-    }
-  }
-}
+const _sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('rate budgets over the wire', () => {
   it('answers the frame past the budget with RATE_LIMITED, its rid and retryAfterMs, and recovers', async () => {

@@ -4,20 +4,9 @@
 
 import type { AckMessage, ServerMessage } from '@exo/protocol';
 import { describe, expect, it } from 'vitest';
-import { joined, serverPerTest, type TestClient } from '../test/kit.js';
+import { room, serverPerTest, type TestClient } from '../test/kit.js';
 
 const server = serverPerTest();
-
-/** Joins the users in order on one room and drains the presence each got of the later joiners. */
-async function room(url: string, ...users: string[]): Promise<TestClient[]> {
-  const clients: TestClient[] = [];
-  for (const userId of users) {
-    const c = await joined(url, userId);
-    for (const earlier of clients) await earlier.next('presence');
-    clients.push(c);
-  }
-  return clients;
-}
 
 async function select(client: TestClient, userId: string, planetId: string): Promise<AckMessage> {
   client.send({ type: 'select', planetId, userId });
@@ -30,7 +19,7 @@ const selectedOf = (m: ServerMessage) => (m.type === 'selection_state' ? m.selec
 describe('exclusive locks over the wire', () => {
   it('sends the conflict, with the holder and its expiry, only to the requester', async () => {
     const s = await server();
-    const [alice, bob, carol] = await room(s.url, 'alice', 'bob', 'carol');
+    const [alice, bob, carol] = await room(s.url, ['alice', 'bob', 'carol']);
     const granted = await select(alice!, 'alice', 'p');
     await bob!.next('selection_state');
     await carol!.next('selection_state');
@@ -50,7 +39,7 @@ describe('exclusive locks over the wire', () => {
 
   it('frees a lock at its expiry and tells the whole room', async () => {
     const s = await server({ core: { lockTtlMs: 1000 } });
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     const granted = await select(alice!, 'alice', 'p');
     expect(granted.expiresAt! - Date.now()).toBeLessThanOrEqual(1000);
     await bob!.next('selection_state');
@@ -69,7 +58,7 @@ describe('exclusive locks over the wire', () => {
 
   it('renews the lock on heartbeat, keeping it past the original TTL', async () => {
     const s = await server({ core: { lockTtlMs: 1000 } });
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     const granted = await select(alice!, 'alice', 'p');
     await bob!.next('selection_state');
 
@@ -102,7 +91,7 @@ describe('exclusive locks over the wire', () => {
 
   it('renews the lock on a select by the holder without a broadcast, keeping the fence', async () => {
     const s = await server();
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     const first = await select(alice!, 'alice', 'p');
     await bob!.next('selection_state');
     alice!.send({ type: 'select', planetId: 'p', userId: 'alice', rid: 2 });
@@ -121,7 +110,7 @@ describe('exclusive locks over the wire', () => {
 
   it('grants fences that only grow, also across the room being removed and re-created', async () => {
     const s = await server();
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     const before = Date.now();
     const f1 = (await select(alice!, 'alice', 'p')).fence!;
     expect(f1).toBeGreaterThanOrEqual(before * 1000);
@@ -150,13 +139,13 @@ describe('exclusive locks over the wire', () => {
       await c.until('ack');
     }
     expect(s.engine.inspect().rooms).toEqual([]);
-    const [again] = await room(s.url, 'alice');
+    const [again] = await room(s.url, ['alice']);
     expect((await select(again!, 'alice', 'p')).fence).toBeGreaterThan(f3);
   });
 
   it('answers NOT_SELECTED to an unselect by a non-holder', async () => {
     const s = await server();
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     await select(alice!, 'alice', 'p');
     await bob!.next('selection_state');
     bob!.send({ type: 'unselect', planetId: 'p', userId: 'bob', rid: 'u' });
@@ -175,7 +164,7 @@ describe('exclusive locks over the wire', () => {
 describe('shared selections over the wire', () => {
   it('lists every selector of a planet, without conflicts or fences', async () => {
     const s = await server({ core: { selectionMode: 'shared' } });
-    const [alice, bob, carol] = await room(s.url, 'alice', 'bob', 'carol');
+    const [alice, bob, carol] = await room(s.url, ['alice', 'bob', 'carol']);
     const clients = { alice: alice!, bob: bob!, carol: carol! };
     const expected = [['alice'], ['alice', 'carol'], ['alice', 'carol', 'bob']];
     for (const [i, userId] of (['alice', 'carol', 'bob'] as const).entries()) {

@@ -4,7 +4,7 @@
 
 import type { AckMessage, ServerMessage } from '@exo/protocol';
 import { describe, expect, it } from 'vitest';
-import { connect, joined, serverPerTest, type TestClient } from '../test/kit.js';
+import { connect, eventually, joined, serverPerTest, type TestClient } from '../test/kit.js';
 
 const server = serverPerTest();
 
@@ -25,19 +25,6 @@ async function take(client: TestClient, n: number): Promise<ServerMessage[]> {
 
 const types = (messages: ServerMessage[]) => messages.map((m) => m.type);
 const userIds = (m: ServerMessage) => (m.type === 'presence' ? m.users.map((u) => u.userId) : null);
-
-/** Polls the engine until `check` passes: a socket's close has no message to wait for. */
-async function eventually(check: () => void, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 describe('answer ordering over the wire', () => {
   it('sends presence, then selection_state, then the ack to a joiner, and only presence to the others', async () => {

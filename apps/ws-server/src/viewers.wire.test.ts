@@ -4,20 +4,9 @@
 
 import type { ServerMessage } from '@exo/protocol';
 import { describe, expect, it } from 'vitest';
-import { joined, serverPerTest, type TestClient } from '../test/kit.js';
+import { room, serverPerTest, type TestClient } from '../test/kit.js';
 
 const server = serverPerTest();
-
-/** Joins the users in order on one room and drains the presence each got of the later joiners. */
-async function room(url: string, ...users: string[]): Promise<TestClient[]> {
-  const clients: TestClient[] = [];
-  for (const userId of users) {
-    const c = await joined(url, userId);
-    for (const earlier of clients) await earlier.next('presence');
-    clients.push(c);
-  }
-  return clients;
-}
 
 /** Makes the client a viewer of the planet; returns the snapshot it got. */
 async function view(client: TestClient, userId: string, planetId: string) {
@@ -38,7 +27,7 @@ const relay = (userId: string, planetId: string, x: number) => ({
 describe('viewers over the wire', () => {
   it('answers join_viewer with the other viewers’ last cameras, never the own one', async () => {
     const s = await server();
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     expect((await view(alice!, 'alice', 'p')).cameras).toEqual({});
     alice!.send({ type: 'camera', planetId: 'p', userId: 'alice', camera: cam(1) });
 
@@ -60,7 +49,7 @@ describe('viewers over the wire', () => {
 
   it('relays a camera only to the other viewers of that planet', async () => {
     const s = await server();
-    const [alice, bob, carol, dave] = await room(s.url, 'alice', 'bob', 'carol', 'dave');
+    const [alice, bob, carol, dave] = await room(s.url, ['alice', 'bob', 'carol', 'dave']);
     await view(alice!, 'alice', 'p');
     await view(bob!, 'bob', 'p');
     await view(carol!, 'carol', 'q');
@@ -72,7 +61,7 @@ describe('viewers over the wire', () => {
   it('relays the first camera of a burst at once and the last one after the throttle interval', async () => {
     const intervalMs = 100;
     const s = await server({ core: { cameraMinIntervalMs: intervalMs } });
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     await view(alice!, 'alice', 'p');
     await view(bob!, 'bob', 'p');
 
@@ -96,7 +85,7 @@ describe('viewers over the wire', () => {
 
   it('sends the remaining viewers a snapshot without a viewer that leaves after sending a camera', async () => {
     const s = await server();
-    const [alice, bob, carol] = await room(s.url, 'alice', 'bob', 'carol');
+    const [alice, bob, carol] = await room(s.url, ['alice', 'bob', 'carol']);
     for (const [c, userId] of [
       [alice!, 'alice'],
       [bob!, 'bob'],
@@ -128,7 +117,7 @@ describe('viewers over the wire', () => {
 
     // A viewer that never sent a camera leaves silently.
     const [dave] = await Promise.all([
-      room(s.url, 'dave').then(([d]) => d!),
+      room(s.url, ['dave']).then(([d]) => d!),
       alice!.next('presence'),
       bob!.next('presence'),
       carol!.next('presence'),
@@ -141,7 +130,7 @@ describe('viewers over the wire', () => {
 
   it('answers NOT_VIEWING to a camera or leave_viewer from a non-viewer', async () => {
     const s = await server();
-    const [alice] = await room(s.url, 'alice');
+    const [alice] = await room(s.url, ['alice']);
     alice!.send({ type: 'camera', planetId: 'p', userId: 'alice', camera: cam(1), rid: 'c' });
     expect(await alice!.next()).toEqual({
       type: 'error',
@@ -162,7 +151,7 @@ describe('viewers over the wire', () => {
 
   it('answers LIMIT_EXCEEDED to one planet past maxViewedPlanets, but not to a planet already viewed', async () => {
     const s = await server({ core: { maxViewedPlanets: 2 } });
-    const [alice] = await room(s.url, 'alice');
+    const [alice] = await room(s.url, ['alice']);
     await view(alice!, 'alice', 'p1');
     await view(alice!, 'alice', 'p2');
     alice!.send({ type: 'join_viewer', planetId: 'p3', userId: 'alice', rid: 3 });
@@ -185,7 +174,7 @@ describe('presence expiry over the wire', () => {
   it('closes an idle user with 4008 and tells the others, while a heartbeating user stays', async () => {
     const timeoutMs = 300;
     const s = await server({ core: { presenceTimeoutMs: timeoutMs } });
-    const [alice, bob] = await room(s.url, 'alice', 'bob');
+    const [alice, bob] = await room(s.url, ['alice', 'bob']);
     // Bob heartbeats well within the timeout; alice sends nothing.
     const beat = setInterval(() => bob!.send({ type: 'heartbeat', userId: 'bob', ts: Date.now() }), 80);
     try {

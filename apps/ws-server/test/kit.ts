@@ -129,3 +129,34 @@ export async function joined(
   await client.until('ack');
   return client;
 }
+
+/**
+ * Connects and joins the users in order to one room (`extra` adds fields to each join), draining
+ * the presence each earlier joiner got of the later ones; returns the clients after their acks.
+ */
+export async function room(
+  url: string,
+  users: readonly string[],
+  extra: (userId: string) => object = () => ({}),
+): Promise<TestClient[]> {
+  const clients: TestClient[] = [];
+  for (const userId of users) {
+    const c = await joined(url, userId, 'room', extra(userId));
+    for (const earlier of clients) await earlier.next('presence');
+    clients.push(c);
+  }
+  return clients;
+}
+
+/** Polls until `check` passes: some outcomes (a socket gone, a counter dropping) send no message. */
+export async function eventually(check: () => void, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
