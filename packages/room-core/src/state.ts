@@ -86,6 +86,8 @@ export interface CoreState {
   readonly retiredFences: Map<string, number>;
   /** The highest seq of any removed room, so a re-created room continues above it. */
   seqFloor: number;
+  /** Rooms held elsewhere that count toward maxRooms (a cluster's other rooms); 0 in one process. */
+  otherRooms: number;
 }
 
 export const NOT_ARMED = -1;
@@ -103,6 +105,7 @@ export function createState(config: CoreConfig, now = 0): CoreState {
     deadlines: new DeadlineHeap(),
     retiredFences: new Map(),
     seqFloor: 0,
+    otherRooms: 0,
   };
 }
 

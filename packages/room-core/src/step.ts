@@ -42,7 +42,8 @@ export function step(state: CoreState, command: Command): Effect[] {
   return effects;
 }
 
-function onDue(state: CoreState, d: Deadline, out: Out): void {
+/** What each kind of deadline does when it comes due (also used by the cluster's room step). */
+export function onDue(state: CoreState, d: Deadline, out: Out): void {
   switch (d.kind) {
     case 'camera':
       return cameraDue(state, d.member, d.view, out);

@@ -62,7 +62,7 @@ export function join(
     return welcome(existing, msg, out);
   }
   const room = state.rooms.get(roomId);
-  if (room === undefined && state.rooms.size >= state.config.maxRooms) {
+  if (room === undefined && state.rooms.size + state.otherRooms >= state.config.maxRooms) {
     const text = `the server holds its maximum of ${state.config.maxRooms} rooms`;
     return out.reply(conn, fail('join', 'LIMIT_EXCEEDED', text, msg.rid));
   }
