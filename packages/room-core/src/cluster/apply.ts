@@ -35,8 +35,11 @@ export type RoomCommand =
       /** The connection's verified subject, when auth is on. */
       readonly authUserId?: string | null;
     }
-  /** The connection's member was seen (a camera passed the binding check at its edge). */
-  | { readonly type: 'seen'; readonly conn: ConnId; readonly at: number }
+  /**
+   * The connection's member was seen at `seenAt` (default: the step's time) by a frame its edge
+   * handled alone (a camera that passed the binding check). lastSeen never moves back.
+   */
+  | { readonly type: 'seen'; readonly conn: ConnId; readonly at: number; readonly seenAt?: number }
   /** The connection closed (see CloseCommand). A server-decided close is kind 'other'. */
   | {
       readonly type: 'close';
@@ -86,7 +89,8 @@ export function applyRoom(context: RoomContext, command: RoomCommand): RoomTrans
     }
     case 'seen': {
       const member = state.conns.get(command.conn)?.member;
-      if (member != null) member.lastSeen = state.now;
+      const seenAt = Math.min(Math.floor(command.seenAt ?? state.now), state.now);
+      if (member != null && seenAt > member.lastSeen) member.lastSeen = seenAt;
       break;
     }
     case 'close':
