@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
 import type { TestModule } from 'vitest/node';
 
@@ -27,6 +28,33 @@ const failWhenNothingRan = {
   },
 };
 
+// The wire tests run three times: in one process, and in cluster mode on an in-memory store and on
+// a real Redis (the kit reads EXO_TEST_STORE): cluster mode must behave exactly as one process.
+const WIRE_TESTS = ['src/*.wire.test.ts'];
+const redisServer =
+  Boolean(process.env.REDIS_URL) ||
+  spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!redisServer && !process.env.CI) {
+  console.error(
+    '\n⚠ cluster tests on Redis SKIPPED: redis-server not found; install it (apt-get install -y redis-server) — under CI they run\n',
+  );
+}
+const clusterProjects = [
+  project('ws-server:cluster-memory', 'apps/ws-server', {
+    include: WIRE_TESTS,
+    env: { EXO_TEST_STORE: 'memory' },
+  }),
+  ...(redisServer || process.env.CI
+    ? [
+        project('ws-server:cluster-redis', 'apps/ws-server', {
+          include: WIRE_TESTS,
+          env: { EXO_TEST_STORE: 'redis' },
+          globalSetup: ['test/redis-global-setup.ts'],
+        }),
+      ]
+    : []),
+];
+
 export default defineConfig({
   resolve: { conditions: ['@exo/source'] },
   ssr: { resolve: { conditions: ['@exo/source'] } },
@@ -40,6 +68,7 @@ export default defineConfig({
       project('protocol', 'packages/protocol'),
       project('room-core', 'packages/room-core'),
       project('ws-server', 'apps/ws-server', { globalSetup: ['test/global-setup.ts'] }),
+      ...clusterProjects,
       project('bench', 'apps/bench'),
       project('client', 'packages/client'),
       project('playground', 'apps/playground'),

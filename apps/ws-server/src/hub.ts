@@ -20,6 +20,9 @@ import type { Logger } from './log.js';
 import { type HubObserver, noopObserver } from './observer.js';
 import { Outbox } from './outbox.js';
 
+/** What the hub drives: a RoomEngine, or cluster mode's engine (which answers through `run`). */
+export type HubEngine = Pick<RoomEngine, 'open' | 'frame' | 'close' | 'tick' | 'nextDeadline'>;
+
 export interface HubOptions {
   readonly pingIntervalMs: number;
   readonly sendSoftLimitBytes: number;
@@ -70,7 +73,7 @@ export class SocketHub {
   private readonly outbox = new Outbox();
 
   constructor(
-    readonly engine: RoomEngine,
+    readonly engine: HubEngine,
     private readonly clock: Clock,
     private readonly options: HubOptions,
     private readonly log: Logger,

@@ -4,11 +4,13 @@
 // with 1001, exit 0 within 10 s.
 
 import type { Server } from 'node:http';
-import { pino } from 'pino';
+import { type Logger as PinoLogger, pino } from 'pino';
+import { RedisRoomStore } from './cluster/redis-store.js';
+import type { RoomStore } from './cluster/store.js';
 import { configFromEnv, EnvError, type ServerConfig } from './config.js';
 import { type Authenticator, authenticatorFor, serverOptions } from './daemon-options.js';
 import { createHealthServer } from './http.js';
-import { createServerMetrics } from './metrics.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
 import { createExoServer } from './server.js';
 
@@ -25,12 +27,6 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = pino({ level: config.logLevel });
-  const unavailable = unavailableFeature(config);
-  if (unavailable !== null) {
-    logger.fatal({}, unavailable);
-    process.stderr.write(`exo-realtime: ${unavailable}\n`);
-    process.exit(1);
-  }
   let authenticate: Authenticator | null;
   try {
     authenticate = authenticatorFor(config);
@@ -54,18 +50,30 @@ async function main(): Promise<void> {
 
   // The closures read `exo` only when scraped or inspected, after it is assigned below.
   const metrics = createServerMetrics({ stats: () => exo.engine.stats(), cluster: config.redisUrl !== null });
-  const exo = await createExoServer(
-    serverOptions(config, { logger, observer: metrics.observer, authenticate }),
-  );
+  const store = await clusterStore(config, metrics, logger);
+  const exo = await createExoServer({
+    ...serverOptions(config, { logger, observer: metrics.observer, authenticate }),
+    ...(store === null ? {} : { cluster: { store } }),
+  });
   const health = createHealthServer({
-    ready: () => (exo.draining ? { ok: false, reason: 'draining' } : { ok: true }),
+    ready: () => {
+      if (exo.draining) return { ok: false, reason: 'draining' };
+      if (!exo.storeReachable) return { ok: false, reason: 'redis unreachable' };
+      return { ok: true };
+    },
     routes: opsRoutes({ metrics, adminToken: config.adminToken, inspect: () => exo.engine.inspect() }),
   });
   if (config.adminToken !== null) logger.info({}, 'inspection endpoints are on: GET /rooms, /inspector');
   await listen(health, config.healthPort, config.host);
   const healthPort = (health.address() as { port: number }).port;
   logger.info(
-    { host: config.host, wsPort: exo.port, healthPort, selectionMode: config.core.selectionMode },
+    {
+      host: config.host,
+      wsPort: exo.port,
+      healthPort,
+      selectionMode: config.core.selectionMode,
+      cluster: exo.procId === null ? null : { procId: exo.procId },
+    },
     'listening',
   );
 
@@ -80,6 +88,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_LIMIT_MS).unref();
     exo
       .close()
+      .then(() => store?.close())
       .then(() => new Promise<void>((resolve) => health.close(() => resolve())))
       .then(() => {
         logger.info({}, 'stopped');
@@ -98,11 +107,36 @@ async function main(): Promise<void> {
   });
 }
 
-/** Settings this build cannot honour yet: refusing to start beats silently ignoring them. */
-function unavailableFeature(config: ServerConfig): string | null {
-  if (config.redisUrl !== null)
-    return 'REDIS_URL is set, but cluster mode is not available in this build yet';
-  return null;
+/** Cluster mode's store, or null for one process. A Redis unreachable at start-up stops the start. */
+async function clusterStore(
+  config: ServerConfig,
+  metrics: ServerMetrics,
+  logger: PinoLogger,
+): Promise<RoomStore | null> {
+  if (config.redisUrl === null) return null;
+  const where = redactedUrl(config.redisUrl);
+  try {
+    const store = await RedisRoomStore.connect(config.redisUrl, {
+      onCommand: () => metrics.redisCommands?.inc({ command: 'roundtrip' }),
+    });
+    store.onStatus((up) => {
+      if (up) logger.info({ redis: where }, 'Redis reachable again');
+      else logger.error({ redis: where }, 'Redis unreachable: commands answer INTERNAL, /ready answers 503');
+    });
+    return store;
+  } catch (err) {
+    const message = `cannot reach Redis at ${where}: ${err instanceof Error ? err.message : String(err)}`;
+    logger.fatal({}, message);
+    process.stderr.write(`exo-realtime: ${message}\n`);
+    process.exit(1);
+  }
+}
+
+/** The URL without its password, for logs. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password !== '') u.password = '***';
+  return u.toString();
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -8,8 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Clock, type ConnAuth, type CoreConfig, RoomEngine, type TokenSource } from '@exo/room-core';
+import {
+  type Clock,
+  type ConnAuth,
+  type CoreConfig,
+  type CoreSnapshot,
+  type CoreStats,
+  RoomEngine,
+  resolveConfig,
+  type TokenSource,
+} from '@exo/room-core';
 import { WebSocketServer } from 'ws';
+import { ClusterEngine, type ClusterObserver } from './cluster/engine.js';
+import type { RoomStore } from './cluster/store.js';
 import { type SendBacklog, SocketHub } from './hub.js';
 import { type Logger, silentLogger } from './log.js';
 import type { HubObserver } from './observer.js';
@@ -45,10 +56,30 @@ export interface ExoServerOptions {
   readonly observer?: HubObserver;
   readonly clock?: Clock;
   readonly tokens?: TokenSource;
+  /** Cluster mode: rooms live in this store, shared with every process that uses it. */
+  readonly cluster?: ClusterOptions;
+}
+
+export interface ClusterOptions {
+  readonly store: RoomStore;
+  /** Unique among the processes sharing the store; no ':'. Default: a random id. */
+  readonly procId?: string;
+  readonly observer?: ClusterObserver;
+}
+
+/** What an embedder (metrics, inspection) reads of the engine, in either mode. */
+export interface EngineView {
+  inspect(): CoreSnapshot;
+  stats(): CoreStats;
 }
 
 export interface ExoServer {
-  readonly engine: RoomEngine;
+  /** One process: the whole state. Cluster mode: the rooms this process holds members of. */
+  readonly engine: EngineView;
+  /** False in cluster mode while the store is unreachable (`/ready` answers 503). */
+  readonly storeReachable: boolean;
+  /** This process's id in the cluster, null in one-process mode. */
+  readonly procId: string | null;
   /** The port WebSocket clients connect to. */
   readonly port: number;
   readonly draining: boolean;
@@ -66,11 +97,23 @@ const HEADERS_TIMEOUT_MS = 10_000;
 export async function createExoServer(options: ExoServerOptions = {}): Promise<ExoServer> {
   const log = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  const engine = new RoomEngine({
-    config: options.core ?? {},
-    clock,
-    tokens: options.tokens ?? randomTokens,
-  });
+  const tokens = options.tokens ?? randomTokens;
+  let engine: RoomEngine | ClusterEngine;
+  let cluster: ClusterEngine | null = null;
+  if (options.cluster !== undefined) {
+    cluster = new ClusterEngine({
+      store: options.cluster.store,
+      procId: options.cluster.procId ?? randomBytes(6).toString('hex'),
+      config: resolveConfig(options.core),
+      clock,
+      tokens,
+      log,
+      ...(options.cluster.observer === undefined ? {} : { observer: options.cluster.observer }),
+    });
+    engine = cluster;
+  } else {
+    engine = new RoomEngine({ config: options.core ?? {}, clock, tokens });
+  }
   const hub = new SocketHub(
     engine,
     clock,
@@ -81,7 +124,13 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
       ...(options.observer === undefined ? {} : { observer: options.observer }),
     },
     log,
+    cluster === null ? 'c' : `${cluster.procId}:`,
   );
+  if (cluster !== null) {
+    const clustered = cluster;
+    clustered.attach((effects) => hub.run(effects));
+    await clustered.start();
+  }
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxMessageBytes ?? 16384,
@@ -176,6 +225,10 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
   let closing: Promise<void> | null = null;
   return {
     engine,
+    get storeReachable() {
+      return cluster === null || cluster.ready;
+    },
+    procId: cluster?.procId ?? null,
     get port() {
       return (http.address() as AddressInfo | null)?.port ?? 0;
     },
@@ -189,7 +242,9 @@ export async function createExoServer(options: ExoServerOptions = {}): Promise<E
     close() {
       closing ??= (async () => {
         draining = true;
+        cluster?.drain();
         await hub.closeAll(1001, 'server shutting down', 5000);
+        await cluster?.stop();
         http.off('upgrade', upgradeListener);
         wss.close();
         if (own) {

@@ -472,7 +472,7 @@ async function scenario(plans: readonly (readonly Step[])[]): Promise<void> {
     maxMessageBytes: MAX_BYTES,
     logger: recordingLogger(logs),
   });
-  const watch = new StepWatch(server.engine);
+  const watch = new StepWatch(server.engine as RoomEngine);
   const fuzzers: FuzzClient[] = [];
   let probe: TestClient | null = null;
   try {

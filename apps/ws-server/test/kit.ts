@@ -3,16 +3,48 @@
 // every wait has a deadline so a missing message fails the test instead of hanging it.
 
 import type { ServerMessage } from '@exo/protocol';
-import { afterEach } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import WebSocket from 'ws';
+import { InMemoryRoomStore } from '../src/cluster/memory-store.js';
+import { RedisRoomStore } from '../src/cluster/redis-store.js';
 import { createExoServer, type ExoServer, type ExoServerOptions } from '../src/server.js';
 
 const WAIT_MS = 3000;
 
 export async function startServer(options: ExoServerOptions = {}): Promise<ExoServer & { url: string }> {
-  const server = await createExoServer({ host: '127.0.0.1', port: 0, ...options });
+  const cluster = options.cluster ?? (await clusterFromEnv());
+  const server = await createExoServer({
+    host: '127.0.0.1',
+    port: 0,
+    ...options,
+    ...(cluster === undefined ? {} : { cluster }),
+  });
+  if (cluster !== undefined && options.cluster === undefined) {
+    // The store was made for this server alone: it goes when the server goes.
+    const close = server.close.bind(server);
+    Object.assign(server, { close: () => close().then(() => cluster.store.close()) });
+  }
   return Object.assign(server, { url: `ws://127.0.0.1:${server.port}/` });
 }
+
+/**
+ * EXO_TEST_STORE=memory|redis runs every single-server test in cluster mode, on a store of its
+ * own (redis: a fresh key prefix on the run's Redis): the same tests, the same expectations.
+ */
+async function clusterFromEnv(): Promise<ExoServerOptions['cluster']> {
+  const kind = process.env.EXO_TEST_STORE;
+  if (kind === undefined || kind === '') return undefined;
+  if (kind === 'memory') return { store: new InMemoryRoomStore() };
+  if (kind === 'redis') {
+    const url = inject('exoTestRedisUrl') ?? process.env.EXO_TEST_REDIS_URL;
+    if (url === undefined) throw new Error('EXO_TEST_STORE=redis needs a Redis (test/redis-global-setup.ts)');
+    const keyPrefix = `t${process.pid}-${++storeCount}:`;
+    return { store: await RedisRoomStore.connect(url, { keyPrefix }) };
+  }
+  throw new Error(`EXO_TEST_STORE must be memory or redis, got ${kind}`);
+}
+
+let storeCount = 0;
 
 /**
  * A `server(options)` function for one test file: every server it starts is closed after each test,
