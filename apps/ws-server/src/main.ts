@@ -125,7 +125,7 @@ async function clusterStore(
     });
     return store;
   } catch (err) {
-    const message = `cannot reach Redis at ${where}: ${err instanceof Error ? err.message : String(err)}`;
+    const message = err instanceof Error ? err.message : `cannot reach Redis at ${where}: ${String(err)}`;
     logger.fatal({}, message);
     process.stderr.write(`exo-realtime: ${message}\n`);
     process.exit(1);

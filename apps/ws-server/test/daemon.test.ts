@@ -246,14 +246,11 @@ describe('the daemon', () => {
     ]);
   });
 
-  // Cluster mode is not built yet, so the daemon refuses REDIS_URL rather than silently running as a
-  // single process. Remove this test when cluster mode lands.
-  it('refuses REDIS_URL: exit code 1 and a message saying cluster mode is not available yet', async () => {
-    const daemon = startDaemon({ REDIS_URL: 'redis://127.0.0.1:6379' });
+  it('refuses to start when REDIS_URL cannot be reached: exit code 1 and a message naming Redis', async () => {
+    const daemon = startDaemon({ REDIS_URL: 'redis://:secret@127.0.0.1:1' });
     expect(await within(daemon.exited, 'the daemon to exit')).toEqual({ code: 1, signal: null });
-    expect(daemon.stderr()).toBe(
-      'exo-realtime: REDIS_URL is set, but cluster mode is not available in this build yet\n',
-    );
+    expect(daemon.stderr()).toMatch(/^exo-realtime: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    expect(daemon.stderr()).not.toContain('secret');
     expectJsonLines(daemon.lines);
   });
 });

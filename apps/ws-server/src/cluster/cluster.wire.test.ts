@@ -1,8 +1,9 @@
-// Cluster mode in one process: two or three servers sharing one in-memory store behave as one
-// server (CONTRACT §9). The same engine runs over Redis in test/cluster.test.ts.
+// Cluster mode in one process: servers sharing one in-memory store behave as one server
+// (CONTRACT §9). Fast and Redis-free; test/cluster.test.ts runs real daemons on a real Redis.
 
+import type { ServerMessage } from '@exo/protocol';
 import { describe, expect, it } from 'vitest';
-import { connect, serverPerTest } from '../../test/kit.js';
+import { connect, eventually, joined, serverPerTest, type TestClient } from '../../test/kit.js';
 import type { ExoServerOptions } from '../server.js';
 import { InMemoryRoomStore } from './memory-store.js';
 
@@ -12,51 +13,157 @@ function clustered(store: InMemoryRoomStore, procId: string, extra: ExoServerOpt
   return server({ ...extra, cluster: { store, procId } });
 }
 
-async function joinAs(url: string, userId: string, roomId = 'room') {
-  const c = await connect(url);
-  c.send({ type: 'join', roomId, user: { userId }, rid: `j-${userId}` });
-  await c.until('ack');
-  return c;
+async function view(client: TestClient, userId: string, planetId: string): Promise<ServerMessage[]> {
+  client.send({ type: 'join_viewer', userId, planetId, rid: `v-${userId}` });
+  return client.until('ack');
 }
 
 describe('two processes sharing one store', () => {
-  it('users on different processes see each other in presence', async () => {
+  it('show each other presence, selection_state and conflicts with the rid echoed', async () => {
     const store = new InMemoryRoomStore();
     const a = await clustered(store, 'a');
     const b = await clustered(store, 'b');
-    const alice = await joinAs(a.url, 'alice');
-    const bob = await joinAs(b.url, 'bob');
-    const seen = await alice.next('presence');
-    expect(seen.users.map((u) => u.userId)).toEqual(['alice', 'bob']);
+    const alice = await joined(a.url, 'alice');
+    const bob = await joined(b.url, 'bob');
+    expect((await alice.next('presence')).users.map((u) => u.userId)).toEqual(['alice', 'bob']);
     bob.send({ type: 'select', userId: 'bob', planetId: 'p', rid: 's1' });
     const [state] = await Promise.all([alice.next('selection_state'), bob.until('ack')]);
     expect(state.selected).toEqual({ p: ['bob'] });
     alice.send({ type: 'select', userId: 'alice', planetId: 'p', rid: 's2' });
-    const conflict = await alice.next('conflict');
-    expect(conflict).toMatchObject({ planetId: 'p', lockedBy: 'bob', rid: 's2' });
+    expect(await alice.next('conflict')).toMatchObject({ planetId: 'p', lockedBy: 'bob', rid: 's2' });
   });
 
-  it('relays cameras across processes', async () => {
+  it('relay cameras across processes, and a late viewer gets the other process user camera', async () => {
     const store = new InMemoryRoomStore();
     const a = await clustered(store, 'a');
     const b = await clustered(store, 'b');
-    const alice = await joinAs(a.url, 'alice');
-    const bob = await joinAs(b.url, 'bob');
+    const alice = await joined(a.url, 'alice');
+    const bob = await joined(b.url, 'bob');
     await alice.next('presence');
-    for (const [c, u] of [
-      [alice, 'alice'],
-      [bob, 'bob'],
-    ] as const) {
-      c.send({ type: 'join_viewer', userId: u, planetId: 'p', rid: `v-${u}` });
-      await c.until('ack');
-    }
+    await view(alice, 'alice', 'p');
+    await view(bob, 'bob', 'p');
     bob.send({ type: 'camera', userId: 'bob', planetId: 'p', camera: { position: [1, 2, 3] } });
-    const relay = await alice.until('camera');
-    expect(relay.at(-1)).toEqual({
+    expect(await alice.next('camera')).toEqual({
       type: 'camera',
       planetId: 'p',
       camera: { position: [1, 2, 3] },
       userId: 'bob',
     });
+    const carol = await joined(a.url, 'carol');
+    const snapshot = (await view(carol, 'carol', 'p')).find((m) => m.type === 'viewer_cameras');
+    expect(snapshot).toMatchObject({ planetId: 'p', cameras: { bob: { position: [1, 2, 3] } } });
+  });
+
+  it('move a user to another process by takeover, lock and fence included', async () => {
+    const store = new InMemoryRoomStore();
+    const a = await clustered(store, 'a');
+    const b = await clustered(store, 'b');
+    const old = await connect(a.url);
+    old.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, rid: 'j' });
+    const ack = (await old.until('ack')).at(-1) as { resumeToken: string };
+    old.send({ type: 'select', userId: 'alice', planetId: 'p', rid: 's' });
+    const granted = (await old.until('ack')).at(-1) as { fence: number };
+    const moved = await connect(b.url);
+    moved.send({
+      type: 'join',
+      roomId: 'room',
+      user: { userId: 'alice' },
+      resumeToken: ack.resumeToken,
+      rid: 't',
+    });
+    const welcome = await moved.until('ack');
+    expect(welcome.at(-1)).toMatchObject({ op: 'join', lock: { planetId: 'p', fence: granted.fence } });
+    expect(await old.next('error')).toMatchObject({ code: 'SESSION_REPLACED' });
+    expect(await old.closed()).toEqual({ code: 4001, reason: 'session replaced' });
+    const stranger = await connect(b.url);
+    stranger.send({
+      type: 'join',
+      roomId: 'room',
+      user: { userId: 'alice' },
+      resumeToken: 'wrong',
+      rid: 'x',
+    });
+    expect(await stranger.next('error')).toMatchObject({ code: 'FORBIDDEN', rid: 'x' });
+  });
+
+  it('keep a drained process users for 15 s, connected:false with their locks, until a takeover elsewhere', async () => {
+    const store = new InMemoryRoomStore();
+    const a = await clustered(store, 'a');
+    const b = await clustered(store, 'b');
+    const alice = await connect(a.url);
+    alice.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, rid: 'j' });
+    const { resumeToken } = (await alice.until('ack')).at(-1) as { resumeToken: string };
+    alice.send({ type: 'select', userId: 'alice', planetId: 'p', rid: 's' });
+    const { fence } = (await alice.until('ack')).at(-1) as { fence: number };
+    const bob = await joined(b.url, 'bob');
+    await alice.next('presence');
+    await a.close();
+    expect((await alice.closed()).code).toBe(1001);
+    const presence = await bob.next('presence');
+    expect(presence.users.map((u) => [u.userId, u.connected])).toEqual([
+      ['alice', false],
+      ['bob', true],
+    ]);
+    await bob.quiet(100);
+    const back = await connect(b.url);
+    back.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, resumeToken, rid: 'r' });
+    expect((await back.until('ack')).at(-1)).toMatchObject({ lock: { planetId: 'p', fence } });
+  });
+
+  it('count MAX_ROOMS across processes', async () => {
+    const store = new InMemoryRoomStore();
+    const a = await clustered(store, 'a', { core: { maxRooms: 2 } });
+    const b = await clustered(store, 'b', { core: { maxRooms: 2 } });
+    const one = await joined(a.url, 'u1', 'r1');
+    await joined(b.url, 'u2', 'r2');
+    const third = await connect(a.url);
+    third.send({ type: 'join', roomId: 'r3', user: { userId: 'u3' }, rid: 'j3' });
+    expect(await third.next('error')).toMatchObject({ code: 'LIMIT_EXCEEDED', rid: 'j3' });
+    one.send({ type: 'leave', userId: 'u1', rid: 'l' });
+    await one.until('ack');
+    third.send({ type: 'join', roomId: 'r3', user: { userId: 'u3' }, rid: 'j4' });
+    expect((await third.until('ack')).at(-1)).toMatchObject({ op: 'join', rid: 'j4' });
+  });
+});
+
+describe('a store outage', () => {
+  it('answers INTERNAL with the rid and turns not-ready, then recovers by itself', async () => {
+    const store = new InMemoryRoomStore();
+    const a = await clustered(store, 'a');
+    const alice = await joined(a.url, 'alice');
+    store.setUp(false);
+    expect(a.storeReachable).toBe(false);
+    alice.send({ type: 'select', userId: 'alice', planetId: 'p', rid: 's1' });
+    const error = await alice.next('error');
+    expect(error).toMatchObject({ op: 'select', code: 'INTERNAL', rid: 's1' });
+    expect(error.message).toMatch(/unreachable/);
+    store.setUp(true);
+    expect(a.storeReachable).toBe(true);
+    alice.send({ type: 'select', userId: 'alice', planetId: 'p', rid: 's2' });
+    expect((await alice.until('ack')).at(-1)).toMatchObject({ op: 'select', rid: 's2' });
+  });
+});
+
+describe('a connection in cluster mode', () => {
+  it('is not closed for a join timeout while its join, sent in time, is still being applied', async () => {
+    const store = new InMemoryRoomStore();
+    // Every load takes 80 ms: a join sent at 60 ms is applied after the 100 ms timeout came due.
+    const slow = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'load') return typeof value === 'function' ? value.bind(target) : value;
+        return async (roomId: string) => {
+          await new Promise((resolve) => setTimeout(resolve, 80));
+          return target.load(roomId);
+        };
+      },
+    });
+    const a = await server({ core: { joinTimeoutMs: 100 }, cluster: { store: slow, procId: 'a' } });
+    const client = await connect(a.url);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    client.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, rid: 'j' });
+    expect((await client.until('ack')).at(-1)).toMatchObject({ op: 'join', rid: 'j' });
+    await client.quiet(150);
+    await eventually(() => expect(a.engine.stats().boundConnections).toBe(1));
   });
 });

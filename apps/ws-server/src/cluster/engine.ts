@@ -91,6 +91,10 @@ interface EdgeConn {
   binding: RoomBinding | null;
   closed: boolean;
   joinTimer: NodeJS.Timeout | null;
+  /** Joins received but not yet applied: a join that arrived in time is applied before the timeout. */
+  joinsInFlight: number;
+  /** The join timeout came due while a join was in flight: decided when the last one finishes. */
+  joinDue: boolean;
   authTimer: NodeJS.Timeout | null;
   readonly cams: Map<string, Throttle>;
   /** Camera-only activity is pushed to the room's lastSeen at most once per window. */
@@ -221,6 +225,8 @@ export class ClusterEngine {
       binding: null,
       closed: false,
       joinTimer: null,
+      joinsInFlight: 0,
+      joinDue: false,
       authTimer: null,
       cams: new Map(),
       lastSeen: 0,
@@ -253,9 +259,24 @@ export class ClusterEngine {
       case 'answer':
         this.enqueue(conn.id, async () => this.answer(conn, admission.answer));
         break;
-      case 'pass':
-        this.enqueue(conn.id, () => this.handle(conn, admission.message, admission.rateWait, at));
+      case 'pass': {
+        const { message, rateWait } = admission;
+        if (message.type !== 'join') {
+          this.enqueue(conn.id, () => this.handle(conn, message, rateWait, at));
+          break;
+        }
+        conn.joinsInFlight++;
+        this.enqueue(conn.id, () =>
+          this.handle(conn, message, rateWait, at).finally(() => {
+            conn.joinsInFlight--;
+            if (conn.joinsInFlight === 0 && conn.joinDue) {
+              conn.joinDue = false;
+              if (conn.binding === null) this.serverClose(conn, CLOSE_CODES.joinTimeout, 'no join in time');
+            }
+          }),
+        );
         break;
+      }
     }
     return [];
   }
@@ -646,6 +667,7 @@ export class ClusterEngine {
       conn.binding = { roomId, userId };
       if (conn.joinTimer !== null) clearTimeout(conn.joinTimer);
       conn.joinTimer = null;
+      conn.joinDue = false;
     } else if (conn.binding?.roomId === roomId) {
       conn.binding = null;
       this.clearCameras(conn);
@@ -704,9 +726,12 @@ export class ClusterEngine {
 
   private armJoinTimeout(conn: EdgeConn): void {
     if (conn.joinTimer !== null) clearTimeout(conn.joinTimer);
+    conn.joinDue = false;
     conn.joinTimer = setTimeout(() => {
       conn.joinTimer = null;
-      if (conn.binding === null) this.serverClose(conn, CLOSE_CODES.joinTimeout, 'no join in time');
+      if (conn.binding !== null) return;
+      if (conn.joinsInFlight > 0) conn.joinDue = true;
+      else this.serverClose(conn, CLOSE_CODES.joinTimeout, 'no join in time');
     }, this.config.joinTimeoutMs);
   }
 
