@@ -117,7 +117,7 @@ async function clusterStore(
   const where = redactedUrl(config.redisUrl);
   try {
     const store = await RedisRoomStore.connect(config.redisUrl, {
-      onCommand: () => metrics.redisCommands?.inc({ command: 'roundtrip' }),
+      onCommand: (command) => metrics.redisCommands?.inc({ command }),
     });
     store.onStatus((up) => {
       if (up) logger.info({ redis: where }, 'Redis reachable again');

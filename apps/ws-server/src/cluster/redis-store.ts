@@ -36,7 +36,7 @@ export interface RedisRoomStoreOptions {
   /** Prepended to every key and channel (default 'exo:'), so several deployments can share a Redis. */
   readonly keyPrefix?: string;
   /** Called once per round trip to Redis (a pipeline counts once), for metrics. */
-  readonly onCommand?: () => void;
+  readonly onCommand?: (command: string) => void;
   /** Told every connection error (reachability changes also go to onStatus listeners). */
   readonly onError?: (err: Error) => void;
 }
@@ -144,7 +144,7 @@ export class RedisRoomStore implements RoomStore {
   readonly #cmd: Client;
   readonly #sub: Client;
   readonly #prefix: string;
-  readonly #onCommand: () => void;
+  readonly #onCommand: (command: string) => void;
   readonly #statusListeners: Array<(up: boolean) => void> = [];
   #up: boolean;
   #closed = false;
@@ -256,7 +256,7 @@ export class RedisRoomStore implements RoomStore {
 
   async subscribe(proc: string, onMessage: (payload: string) => void): Promise<void> {
     if (!this.#sub.isReady) throw new StoreUnavailableError('Redis subscriber connection is down');
-    this.#onCommand();
+    this.#onCommand('subscribe');
     await this.#unavailableAsError(
       this.#sub.subscribe(this.#key('chan', proc), (payload: string) => {
         try {
@@ -353,14 +353,14 @@ export class RedisRoomStore implements RoomStore {
 
   async #send(args: Arg[]): Promise<unknown> {
     this.#ready();
-    this.#onCommand();
+    this.#onCommand(String(args[0]).toLowerCase());
     return this.#unavailableAsError(this.#cmd.sendCommand(args));
   }
 
   async #pipeline(commands: Arg[][]): Promise<unknown[]> {
     // node-redis queues pipelines while disconnected even with disableOfflineQueue: refuse here.
     this.#ready();
-    this.#onCommand();
+    this.#onCommand('pipeline');
     const multi = this.#cmd.multi();
     for (const args of commands) multi.addCommand(args);
     return this.#unavailableAsError(multi.execAsPipeline());
