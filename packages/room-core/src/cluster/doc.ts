@@ -169,12 +169,12 @@ export function saveRoom(
   newVid: number,
 ): RoomDoc {
   const room = state.rooms.get(roomId);
+  const retired: [string, number][] = [];
+  const prefix = fenceKey(roomId, '');
+  for (const [key, fence] of state.retiredFences) {
+    if (key.startsWith(prefix)) retired.push([key.slice(prefix.length), fence]);
+  }
   if (room === undefined) {
-    const lastFence: [string, number][] = [];
-    const prefix = fenceKey(roomId, '');
-    for (const [key, fence] of state.retiredFences) {
-      if (key.startsWith(prefix)) lastFence.push([key.slice(prefix.length), fence]);
-    }
     return {
       id: roomId,
       live: false,
@@ -183,7 +183,7 @@ export function saveRoom(
       members: [],
       selected: [],
       viewers: [],
-      lastFence,
+      lastFence: retired,
     };
   }
   return {
@@ -194,7 +194,9 @@ export function saveRoom(
     members: [...room.members.values()].map((member) => saveMember(member, vids, newVid)),
     selected: [...room.selected].map(([planetId, userIds]) => [planetId, [...userIds]] as const),
     viewers: [...room.viewers].map(([planetId, viewers]) => [planetId, [...viewers.keys()]] as const),
-    lastFence: [...room.lastFence],
+    // A room re-created from its tombstone keeps the removed room's fences it has not superseded:
+    // one process keeps them in retiredFences, which a live document has no other place for.
+    lastFence: [...room.lastFence, ...retired.filter(([planetId]) => !room.lastFence.has(planetId))],
   };
 }
 
