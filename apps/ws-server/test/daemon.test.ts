@@ -3,100 +3,16 @@
 // JSON object; a bad variable stops start-up with exit code 1 and a message naming it; SIGTERM and
 // SIGINT stop accepting, turn /ready to 503, close sockets with 1001 and exit 0 within 10 s.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENV_VARS } from '../src/config.js';
+import { expectJsonLines, killDaemons, startDaemon, within } from './daemon-kit.js';
 import { connect } from './kit.js';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const WAIT_MS = 5000;
 const SHUTDOWN_LIMIT_MS = 10_000;
 
-interface Daemon {
-  readonly child: ChildProcess;
-  /** Raw stdout lines so far. */
-  readonly lines: string[];
-  stderr(): string;
-  /** Resolves with the ports from the `listening` log line; rejects if the process exits first. */
-  listening(): Promise<{ wsPort: number; healthPort: number }>;
-  /** Resolves once the process has exited and its output is read. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-});
-
-function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Starts the daemon with only the variables given (plus ports 0 on 127.0.0.1), none inherited. */
-function startDaemon(vars: Record<string, string> = {}): Daemon {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of ENV_VARS) delete env[name];
-  Object.assign(env, { WS_PORT: '0', HEALTH_PORT: '0', HOST: '127.0.0.1' }, vars);
-  const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  const lines: string[] = [];
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  const listening = new Promise<{ wsPort: number; healthPort: number }>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      const entry = parseObject(line);
-      if (entry?.msg === 'listening') resolve(entry as { wsPort: number; healthPort: number });
-    });
-    exited.then(({ code }) =>
-      reject(new Error(`the daemon exited with ${code} before listening: ${stderr}${lines.join('\n')}`)),
-    );
-  });
-  // A test that expects a failed start-up never awaits `listening`.
-  listening.catch(() => {});
-  return {
-    child,
-    lines,
-    stderr: () => stderr,
-    listening: () => within(listening, 'the listening line'),
-    exited,
-  };
-}
-
-function parseObject(line: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-function expectJsonLines(lines: readonly string[]): Record<string, unknown>[] {
-  expect(lines.length).toBeGreaterThan(0);
-  const entries = lines.map(parseObject);
-  expect(lines.filter((_, i) => entries[i] === null)).toEqual([]);
-  return entries as Record<string, unknown>[];
-}
+afterEach(killDaemons);
 
 /**
  * A WebSocket client written by hand on a raw TCP socket: it completes the handshake, then never
