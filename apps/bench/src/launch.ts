@@ -40,6 +40,10 @@ export interface LaunchOptions {
   readonly cpuProfDir?: string;
   /** The daemon build run as `base` (e.g. an older commit's main.js, for a before/after). */
   readonly baseMain?: string;
+  /** More environment for the server (e.g. REDIS_URL for cluster mode). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The profile's file name without extension, when several servers of one kind run at once. */
+  readonly name?: string;
 }
 
 export async function startServer(kind: ServerKind, options: LaunchOptions = {}): Promise<RunningServer> {
@@ -52,7 +56,7 @@ export async function startServer(kind: ServerKind, options: LaunchOptions = {})
       '--cpu-prof-dir',
       options.cpuProfDir,
       '--cpu-prof-name',
-      `${kind}.cpuprofile`,
+      `${options.name ?? kind}.cpuprofile`,
     );
   }
   const env: NodeJS.ProcessEnv = {
@@ -64,6 +68,7 @@ export async function startServer(kind: ServerKind, options: LaunchOptions = {})
     // Every simulated user comes from 127.0.0.1; the per-address cap is for the internet.
     MAX_CONNECTIONS_PER_IP: '20000',
     MAX_CONNECTIONS: '20000',
+    ...options.env,
   };
   // exec keeps the pid, so /proc/<pid> is the server itself.
   const child = spawn(
@@ -172,7 +177,7 @@ function request(
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -183,7 +188,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);

@@ -3,12 +3,16 @@
 // - ramp: rooms added step by step under continuous load until p99 ≥ 50 ms or < 99 % delivered,
 //   which finds the knee (the highest relay rate that passed);
 // - capacity: N idle joined connections, and the server's RSS per connection.
-// Server CPU and RSS come from /proc, read by this process; so does the generator's CPU.
+// Server CPU and RSS come from /proc, read by this process; so does the generator's CPU. A load may
+// run against several server processes at once (cluster mode, sharing a Redis): their CPU and RSS
+// are summed, Redis's CPU and calls are read apart, and relays are split by whether they crossed
+// from one server process to another.
 
 import { type Bins, Histogram } from './histogram.js';
-import type { FromWorker, RoomPlan, ServerKind, WindowStats } from './ipc.js';
+import type { FromWorker, RelayPart, RoomPlan, ServerKind, WindowStats } from './ipc.js';
 import { type RunningServer, startServer, startWorkers, WIRE, type Worker } from './launch.js';
 import { cpuSeconds, cpuTimes, loadAverage, rssBytes } from './proc.js';
+import type { RedisServer } from './redis.js';
 
 export interface LoadShape {
   readonly rooms: number;
@@ -16,8 +20,26 @@ export interface LoadShape {
   readonly hz: number;
 }
 
+/** Relays of one kind: between users on the same server process (local) or on two (cross). */
+export interface PartResult {
+  readonly expected: number;
+  readonly received: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly bins: Bins;
+  readonly maxUs: number;
+}
+
 export interface WindowResult extends LoadShape {
   readonly kind: ServerKind;
+  /** Server processes sharing the load (users of each room spread evenly over them). */
+  readonly processes: number;
+  readonly local: PartResult;
+  readonly cross: PartResult;
+  /** Redis's CPU over the window (NaN without Redis), and its calls by command. */
+  readonly redisCpuSec: number;
+  readonly redisCalls: Record<string, number>;
   readonly seconds: number;
   readonly connections: number;
   readonly sent: number;
@@ -32,6 +54,7 @@ export interface WindowResult extends LoadShape {
   readonly errors: Record<string, number>;
   readonly serverCpuPct: number;
   readonly cpuUsPerRelay: number;
+  /** Summed over the server processes. */
   readonly serverRssMb: number;
   /** Generator CPU over the window: all workers together, and the busiest one (% of one core). */
   readonly generatorCpuPct: number;
@@ -72,18 +95,47 @@ function planRooms(from: number, to: number, users: number, workers: number): Ro
   return plans;
 }
 
+/** One server process of a run: which server, and what to add to its environment. */
+export interface ServerSpec {
+  readonly kind: ServerKind;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Names its CPU profile when several servers run at once. */
+  readonly name?: string;
+}
+
 class Session {
   private constructor(
-    readonly server: RunningServer,
+    readonly servers: readonly RunningServer[],
     readonly workers: Worker[],
+    readonly redis: RedisServer | null,
   ) {}
 
-  static async open(kind: ServerKind, options: RunOptions): Promise<Session> {
-    const server = await startServer(kind, {
-      ...(options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir }),
-      ...(options.baseMain === undefined ? {} : { baseMain: options.baseMain }),
-    });
-    return new Session(server, startWorkers(options.workers));
+  static async open(
+    specs: readonly ServerSpec[],
+    options: RunOptions,
+    redis: RedisServer | null = null,
+  ): Promise<Session> {
+    const started = await Promise.allSettled(
+      specs.map((spec) =>
+        startServer(spec.kind, {
+          ...(options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir }),
+          ...(options.baseMain === undefined ? {} : { baseMain: options.baseMain }),
+          ...(spec.env === undefined ? {} : { env: spec.env }),
+          ...(spec.name === undefined ? {} : { name: spec.name }),
+        }),
+      ),
+    );
+    const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(servers.map((s) => s.stop()));
+      throw failed.reason;
+    }
+    return new Session(servers, startWorkers(options.workers), redis);
+  }
+
+  get server(): RunningServer {
+    return this.servers[0]!;
   }
 
   /** Opens rooms `from`..`to`-1 and waits until every user has joined and views the planet. */
@@ -99,7 +151,7 @@ class Session {
           {
             type: 'setup',
             wire: WIRE[this.server.kind],
-            url: this.server.url,
+            urls: this.servers.map((s) => s.url),
             hz: shape.hz,
             planetId: PLANET,
             rooms: plans[i]!,
@@ -121,16 +173,20 @@ class Session {
   async window(shape: LoadShape, seconds: number, drainMs: number): Promise<WindowResult> {
     const isOk = (m: FromWorker): m is Extract<FromWorker, { type: 'ok' }> => m.type === 'ok';
     const load = loadAverage();
+    const redisCalls0 = this.redis === null ? {} : await this.redis.calls();
     await Promise.all(this.workers.map((w) => w.ask({ type: 'window-start' }, isOk, 10_000)));
-    const server0 = cpuTimes(this.server.pid);
+    const server0 = this.serverCpu();
+    const redis0 = this.redis === null ? Number.NaN : cpuSeconds(this.redis.pid);
     const workers0 = this.workers.map((w) => cpuSeconds(w.pid));
     const t0 = performance.now();
     await sleep(seconds * 1000);
     await Promise.all(this.workers.map((w) => w.ask({ type: 'window-end' }, isOk, 10_000)));
     const elapsed = (performance.now() - t0) / 1000;
-    const server1 = cpuTimes(this.server.pid);
+    const server1 = this.serverCpu();
+    const redis1 = this.redis === null ? Number.NaN : cpuSeconds(this.redis.pid);
     const workers1 = this.workers.map((w) => cpuSeconds(w.pid));
-    const rss = rssBytes(this.server.pid);
+    const redisCalls1 = this.redis === null ? {} : await this.redis.calls();
+    const rss = this.servers.reduce((n, s) => n + rssBytes(s.pid), 0);
     await sleep(drainMs);
     const all = await Promise.all(
       this.workers.map((w) =>
@@ -142,6 +198,11 @@ class Session {
       ),
     );
     const stats = all.map((a) => a.stats);
+    const redisCalls: Record<string, number> = {};
+    for (const [command, n] of Object.entries(redisCalls1)) {
+      const d = n - (redisCalls0[command] ?? 0);
+      if (d > 0) redisCalls[command] = d;
+    }
     const hist = new Histogram();
     const errors: Record<string, number> = {};
     for (const s of stats) {
@@ -157,6 +218,11 @@ class Session {
     return {
       kind: this.server.kind,
       ...shape,
+      processes: this.servers.length,
+      local: poolParts(stats.map((s) => s.local)),
+      cross: poolParts(stats.map((s) => s.cross)),
+      redisCpuSec: redis1 - redis0,
+      redisCalls,
       seconds: elapsed,
       connections: sum((s) => s.connections),
       sent: sum((s) => s.sent),
@@ -186,10 +252,33 @@ class Session {
     };
   }
 
+  private serverCpu(): { user: number; system: number } {
+    const times = this.servers.map((s) => cpuTimes(s.pid));
+    return {
+      user: times.reduce((n, t) => n + t.user, 0),
+      system: times.reduce((n, t) => n + t.system, 0),
+    };
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.stop()));
-    await this.server.stop();
+    await Promise.all(this.servers.map((s) => s.stop()));
   }
+}
+
+/** Merges relay parts (of workers or of windows) into one, with its own histogram. */
+function poolParts(parts: readonly (RelayPart | PartResult)[]): PartResult {
+  const hist = new Histogram();
+  for (const p of parts) hist.merge(p.bins, p.maxUs);
+  return {
+    expected: parts.reduce((n, p) => n + p.expected, 0),
+    received: parts.reduce((n, p) => n + p.received, 0),
+    p50: hist.quantileMs(0.5),
+    p99: hist.quantileMs(0.99),
+    max: hist.maxUs / 1000,
+    bins: hist.bins(),
+    maxUs: hist.maxUs,
+  };
 }
 
 /** Pools windows of one server (interleaved rounds) into one result: sums, and one histogram. */
@@ -209,8 +298,14 @@ export function pool(results: WindowResult[]): WindowResult {
   const serverCpuSec = sum((r) => r.serverCpuSec);
   const serverSysSec = sum((r) => r.serverSysSec);
   const generatorCpuSec = sum((r) => r.generatorCpuSec);
+  const redisCalls: Record<string, number> = {};
+  for (const r of results) addCounts(redisCalls, r.redisCalls);
   return {
     ...first,
+    local: poolParts(results.map((r) => r.local)),
+    cross: poolParts(results.map((r) => r.cross)),
+    redisCpuSec: sum((r) => r.redisCpuSec),
+    redisCalls,
     seconds,
     connections: Math.min(...results.map((r) => r.connections)),
     sent: sum((r) => r.sent),
@@ -251,15 +346,26 @@ export interface LoadOptions extends RunOptions {
 }
 
 /** One steady load: every user connected and viewing, a warm-up, then one window. */
-export async function runLoad(
-  kind: ServerKind,
+export function runLoad(kind: ServerKind, shape: LoadShape, options: LoadOptions): Promise<WindowResult> {
+  return runLoadOn([{ kind }], shape, options);
+}
+
+/**
+ * The same against several server processes at once, each room's users spread over them in turn;
+ * `redis`, when the servers share one, is measured with them.
+ */
+export async function runLoadOn(
+  specs: readonly ServerSpec[],
   shape: LoadShape,
   options: LoadOptions,
+  redis: RedisServer | null = null,
 ): Promise<WindowResult> {
-  const session = await Session.open(kind, options);
+  const session = await Session.open(specs, options, redis);
   try {
     const setup = await session.addRooms(0, shape.rooms, shape);
-    options.log(`  ${kind}: ${setup.connected} connected, ${setup.failed} failed; warming up`);
+    options.log(
+      `  ${specs.map((s) => s.name ?? s.kind).join(' + ')}: ${setup.connected} connected, ${setup.failed} failed; warming up`,
+    );
     await sleep(options.warmupSeconds * 1000);
     const result = await session.window(shape, options.seconds, options.drainMs);
     if (setup.failed > 0) addCounts(result.errors, setup.errors);
@@ -296,7 +402,7 @@ export function passes(r: WindowResult, options: Pick<RampOptions, 'p99LimitMs' 
 
 /** Adds rooms step by step under continuous load and stops at the first step that fails. */
 export async function runRamp(kind: ServerKind, options: RampOptions): Promise<RampResult> {
-  const session = await Session.open(kind, options);
+  const session = await Session.open([{ kind }], options);
   const steps: WindowResult[] = [];
   const retried: number[] = [];
   let knee: WindowResult | null = null;
@@ -350,7 +456,7 @@ export async function runCapacity(
   users: number,
   options: RunOptions,
 ): Promise<CapacityResult> {
-  const session = await Session.open(kind, options);
+  const session = await Session.open([{ kind }], options);
   try {
     await sleep(500);
     await session.server.gc();

@@ -1,19 +1,20 @@
 // One simulated user per connection, in either wire: our JSON protocol over `ws` (spoken by the
 // exo daemon and the bare relay) or Socket.IO events (the same messages as event payloads, with
 // acknowledgement callbacks as acks). A user joins its room, views the room's planet, then sends
-// cameras with its send time in position[0] and a heartbeat every 30 s (CONTRACT §7).
+// cameras with its send time in position[0] and its server's mark in position[1] (see ipc.ts),
+// and a heartbeat every 30 s (CONTRACT §7).
 
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import type { Wire } from './ipc.js';
+import { originMark, originOf, type Wire } from './ipc.js';
 
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 const CAMERA_TYPE = Buffer.from('{"type":"camera"');
 const POSITION = Buffer.from('"position":[');
 
 export interface UserEvents {
-  /** A camera relay arrived, carrying the sender's send time (µs, monotonic). */
-  relay(sentUs: number): void;
+  /** A camera relay arrived: the sender's send time (µs, monotonic) and server index. */
+  relay(sentUs: number, origin: number): void;
   error(code: string): void;
   closed(code: number): void;
 }
@@ -32,14 +33,16 @@ export interface UserPlan {
   readonly roomId: string;
   readonly userId: string;
   readonly planetId: string;
+  /** The index of the server process this user connects to (0 with one server). */
+  readonly origin: number;
 }
 
 export function connectUser(plan: UserPlan, events: UserEvents): Promise<SimUser> {
   return plan.wire === 'ws' ? connectWs(plan, events) : connectSio(plan, events);
 }
 
-function cameraOf(sentUs: number): object {
-  return { position: [sentUs, 1.5, 10], target: [0, 0, 0], up: [0, 1, 0], fov: 50 };
+function cameraOf(sentUs: number, origin: number): object {
+  return { position: [sentUs, originMark(origin), 10], target: [0, 0, 0], up: [0, 1, 0], fov: 50 };
 }
 
 async function connectWs(plan: UserPlan, events: UserEvents): Promise<SimUser> {
@@ -49,7 +52,14 @@ async function connectWs(plan: UserPlan, events: UserEvents): Promise<SimUser> {
   ws.on('message', (data: Buffer) => {
     if (data[9] === 0x63 && data.indexOf(CAMERA_TYPE) === 0) {
       const at = data.indexOf(POSITION, 20);
-      if (at > 0) return events.relay(Number.parseFloat(data.toString('latin1', at + 12, at + 40)));
+      const comma = at > 0 ? data.indexOf(0x2c, at + 12) : -1;
+      if (comma > 0) {
+        const sentUs = Number.parseFloat(data.toString('latin1', at + 12, comma));
+        return events.relay(
+          sentUs,
+          originOf(Number.parseFloat(data.toString('latin1', comma + 1, comma + 4))),
+        );
+      }
     }
     const msg = JSON.parse(data.toString()) as { type: string; op?: string; code?: string };
     if (msg.type === 'error') events.error(msg.code ?? 'unknown');
@@ -82,7 +92,7 @@ async function connectWs(plan: UserPlan, events: UserEvents): Promise<SimUser> {
     () => ws.terminate(),
   );
   const prefix = `{"type":"camera","planetId":${JSON.stringify(planetId)},"userId":${JSON.stringify(userId)},"camera":{"position":[`;
-  const suffix = ',1.5,10],"target":[0,0,0],"up":[0,1,0],"fov":50}}';
+  const suffix = `,${originMark(plan.origin)},10],"target":[0,0,0],"up":[0,1,0],"fov":50}}`;
   return {
     userId,
     camera(sentUs) {
@@ -107,7 +117,9 @@ async function connectSio(plan: UserPlan, events: UserEvents): Promise<SimUser> 
     reconnection: false,
     timeout: HANDSHAKE_TIMEOUT_MS,
   });
-  socket.on('camera', (msg: { camera: { position: number[] } }) => events.relay(msg.camera.position[0]!));
+  socket.on('camera', (msg: { camera: { position: number[] } }) =>
+    events.relay(msg.camera.position[0]!, originOf(msg.camera.position[1]!)),
+  );
   socket.on('error', (msg: { code?: string }) => events.error(msg.code ?? 'unknown'));
   socket.on('connect_error', () => events.error('socket'));
   socket.on('disconnect', (reason: string) => events.closed(reason === 'io client disconnect' ? 1000 : 1006));
@@ -129,7 +141,7 @@ async function connectSio(plan: UserPlan, events: UserEvents): Promise<SimUser> 
   return {
     userId,
     camera(sentUs) {
-      socket.emit('camera', { type: 'camera', planetId, userId, camera: cameraOf(sentUs) });
+      socket.emit('camera', { type: 'camera', planetId, userId, camera: cameraOf(sentUs, plan.origin) });
     },
     heartbeat() {
       socket.emit('heartbeat', { type: 'heartbeat', userId, ts: Date.now() }, () => {});

@@ -3,18 +3,26 @@
 // a fixed schedule: each user at `hz`, phases spread evenly, a heartbeat every 30 s. Inside a
 // measurement window it counts sends, the relays they should produce and the relays that arrive,
 // with their one-way latency. It reports how late its own schedule ran, so a run can tell when the
-// generator, not the server, was the bottleneck.
+// generator, not the server, was the bottleneck. With several server processes it also splits the
+// relays by whether sender and receiver are on the same one (each user knows its server's index).
 
 import { Histogram } from './histogram.js';
-import { type FromWorker, nowUs, type ToWorker, type WindowStats } from './ipc.js';
+import { type FromWorker, nowUs, type RelayPart, type ToWorker, type WindowStats } from './ipc.js';
 import { connectUser, type SimUser } from './users.js';
 
 const HEARTBEAT_US = 30_000_000;
 const SETUP_CONCURRENCY = 50;
 
+interface Room {
+  viewers: number;
+  /** Viewers per server process, by index. */
+  readonly viewersOn: number[];
+}
+
 interface Scheduled {
   readonly user: SimUser;
-  readonly room: { viewers: number };
+  readonly room: Room;
+  readonly origin: number;
   nextAt: number;
   nextHeartbeatAt: number;
 }
@@ -30,7 +38,21 @@ let windowTo = Number.POSITIVE_INFINITY;
 let stats = emptyStats();
 let errors: Record<string, number> = {};
 
-function emptyStats(): Omit<WindowStats, 'bins' | 'maxUs' | 'errors' | 'connections'> & { hist: Histogram } {
+interface Part {
+  expected: number;
+  received: number;
+  readonly hist: Histogram;
+}
+
+function emptyPart(): Part {
+  return { expected: 0, received: 0, hist: new Histogram() };
+}
+
+function emptyStats(): Omit<WindowStats, 'bins' | 'maxUs' | 'errors' | 'connections' | 'local' | 'cross'> & {
+  hist: Histogram;
+  local: Part;
+  cross: Part;
+} {
   return {
     sent: 0,
     expected: 0,
@@ -39,7 +61,13 @@ function emptyStats(): Omit<WindowStats, 'bins' | 'maxUs' | 'errors' | 'connecti
     maxSendLagMs: 0,
     skipped: 0,
     hist: new Histogram(),
+    local: emptyPart(),
+    cross: emptyPart(),
   };
+}
+
+function partOut(part: Part): RelayPart {
+  return { expected: part.expected, received: part.received, bins: part.hist.bins(), maxUs: part.hist.maxUs };
 }
 
 function count(key: string): void {
@@ -51,10 +79,14 @@ function post(message: FromWorker): void {
 }
 
 const events = {
-  relay(sentUs: number): void {
+  relay(sentUs: number, cross: boolean): void {
     if (sentUs >= windowFrom && sentUs <= windowTo) {
+      const us = nowUs() - sentUs;
       stats.received++;
-      stats.hist.record(nowUs() - sentUs);
+      stats.hist.record(us);
+      const part = cross ? stats.cross : stats.local;
+      part.received++;
+      part.hist.record(us);
     } else {
       stats.outside++;
     }
@@ -75,30 +107,43 @@ async function setup(msg: Extract<ToWorker, { type: 'setup' }>): Promise<void> {
   const jobs: (() => Promise<void>)[] = [];
   const added: Scheduled[] = [];
   for (const plan of msg.rooms) {
-    const room = { viewers: 0 };
-    for (const userId of plan.users) {
+    const room: Room = { viewers: 0, viewersOn: msg.urls.map(() => 0) };
+    plan.users.forEach((userId, i) => {
+      const origin = i % msg.urls.length;
       jobs.push(async () => {
         try {
           const user = await connectUser(
-            { wire: msg.wire, url: msg.url, roomId: plan.roomId, userId, planetId: msg.planetId },
+            {
+              wire: msg.wire,
+              url: msg.urls[origin]!,
+              roomId: plan.roomId,
+              userId,
+              planetId: msg.planetId,
+              origin,
+            },
             {
               ...events,
+              relay(sentUs, from) {
+                events.relay(sentUs, from !== origin);
+              },
               closed(code) {
                 room.viewers--;
+                room.viewersOn[origin]!--;
                 events.closed(code);
               },
             },
           );
           room.viewers++;
+          room.viewersOn[origin]!++;
           connected++;
-          added.push({ user, room, nextAt: 0, nextHeartbeatAt: 0 });
+          added.push({ user, room, origin, nextAt: 0, nextHeartbeatAt: 0 });
         } catch (err) {
           failed++;
           const key = `connect: ${String((err as Error).message ?? err).slice(0, 60)}`;
           setupErrors[key] = (setupErrors[key] ?? 0) + 1;
         }
       });
-    }
+    });
   }
   let next = 0;
   await Promise.all(
@@ -146,6 +191,9 @@ function tick(): void {
     if (now >= windowFrom && now <= windowTo) {
       stats.sent++;
       stats.expected += Math.max(0, s.room.viewers - 1);
+      const near = s.room.viewersOn[s.origin]!;
+      stats.local.expected += Math.max(0, near - 1);
+      stats.cross.expected += s.room.viewers - near;
     }
     s.nextAt += periodUs;
     cursor = (cursor + 1) % n;
@@ -165,13 +213,15 @@ const heartbeats = setInterval(() => {
 }, 1000);
 
 function collect(): WindowStats {
-  const { hist, ...rest } = stats;
+  const { hist, local, cross, ...rest } = stats;
   const out: WindowStats = {
     ...rest,
     bins: hist.bins(),
     maxUs: hist.maxUs,
     errors,
     connections: everyone.length,
+    local: partOut(local),
+    cross: partOut(cross),
   };
   stats = emptyStats();
   errors = {};
