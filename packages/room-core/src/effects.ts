@@ -22,6 +22,8 @@ export type Effect = SendEffect | CloseEffect;
 
 /** The close codes the core itself decides (CONTRACT §1). */
 export const CLOSE_CODES = Object.freeze({
+  /** Cluster mode: the process holding the connection was taken for dead; reconnect elsewhere. */
+  goingAway: 1001,
   flooding: 1008,
   replaced: 4001,
   joinTimeout: 4002,

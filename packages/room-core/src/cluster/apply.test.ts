@@ -290,6 +290,9 @@ describe('room commands besides frames', () => {
         to: ['p10:d'],
         message: { type: 'viewer_cameras', planetId: 'q', cameras: {}, seq: seq + 1 },
       },
+      // In case the process is alive after all: its clients reconnect instead of lingering unbound.
+      { type: 'close', conn: 'p1:a', code: 1001, reason: 'process presumed dead; reconnect' },
+      { type: 'close', conn: 'p1:c', code: 1001, reason: 'process presumed dead; reconnect' },
     ]);
     expect(evicted.bindings).toEqual(
       new Map([

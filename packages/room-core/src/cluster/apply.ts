@@ -11,7 +11,7 @@ import type { CloseKind, ConnId } from '../commands.js';
 import type { CoreConfig } from '../config.js';
 import { closeConn } from '../connections.js';
 import { applyDue, unreachable } from '../deadline.js';
-import type { Effect } from '../effects.js';
+import { CLOSE_CODES, type Effect } from '../effects.js';
 import { applyMessage } from '../frame.js';
 import { Out } from '../out.js';
 import { type Conn, type CoreState, createConn } from '../state.js';
@@ -48,7 +48,10 @@ export type RoomCommand =
       readonly kind: CloseKind;
       readonly graceMs?: number;
     }
-  /** Every member whose connection id starts with `prefix` (a dead process's) leaves at once. */
+  /**
+   * Every member whose connection id starts with `prefix` (a dead process's) leaves at once, and
+   * those connections are closed with 1001 in case the process is alive after all.
+   */
   | { readonly type: 'evict'; readonly prefix: string; readonly at: number }
   /** Time passed: apply what is due. */
   | { readonly type: 'tick'; readonly at: number };
@@ -83,6 +86,7 @@ export function applyRoom(context: RoomContext, command: RoomCommand): RoomTrans
   const out = new Out();
   switch (command.type) {
     case 'message': {
+      if (doc?.closed?.includes(command.conn) === true) break;
       const conn = connFor(state, command.conn, command.authUserId ?? null);
       applyMessage(state, conn, command.message, command.token, 0, out);
       break;
@@ -97,9 +101,12 @@ export function applyRoom(context: RoomContext, command: RoomCommand): RoomTrans
       closeConn(state, command, out);
       break;
     case 'evict':
+      // Closed too: if the process was only slow, not dead, its clients reconnect and join again
+      // rather than linger unbound.
       for (const id of [...state.conns.keys()]) {
-        if (id.startsWith(command.prefix))
-          closeConn(state, { type: 'close', conn: id, at: state.now, kind: 'other' }, out);
+        if (!id.startsWith(command.prefix)) continue;
+        closeConn(state, { type: 'close', conn: id, at: state.now, kind: 'other' }, out);
+        out.close(id, CLOSE_CODES.goingAway, 'process presumed dead; reconnect');
       }
       break;
     case 'tick':
@@ -109,7 +116,9 @@ export function applyRoom(context: RoomContext, command: RoomCommand): RoomTrans
   }
   out.flush(state, effects);
   const room = state.rooms.get(roomId);
-  const next = saveRoom(state, roomId, vids, room?.seq ?? state.seqFloor);
+  const saved = saveRoom(state, roomId, vids, room?.seq ?? state.seqFloor);
+  const closed = closedConns(doc?.closed ?? [], effects);
+  const next: RoomDoc = closed.length === 0 ? saved : { ...saved, closed };
   const after = bindingsOf(state, roomId);
   const bindings = new Map<ConnId, RoomBinding | null>();
   for (const [id, binding] of after) if (before.get(id)?.userId !== binding.userId) bindings.set(id, binding);
@@ -121,6 +130,16 @@ export function applyRoom(context: RoomContext, command: RoomCommand): RoomTrans
     bindings,
     nextDeadline: roomDeadline(config, next),
   };
+}
+
+const CLOSED_KEPT = 16;
+
+/** The room's closed connections after this step's closes: the last CLOSED_KEPT, newest last. */
+function closedConns(before: readonly ConnId[], effects: readonly Effect[]): ConnId[] {
+  const closed = [...before];
+  for (const effect of effects)
+    if (effect.type === 'close' && !closed.includes(effect.conn)) closed.push(effect.conn);
+  return closed.slice(-CLOSED_KEPT);
 }
 
 /** The loaded connection with this id, or a fresh unbound one for a connection new to the room. */

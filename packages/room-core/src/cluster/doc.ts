@@ -58,6 +58,12 @@ export interface RoomDoc {
   readonly viewers: readonly (readonly [string, readonly string[]])[];
   /** planetId → last fence granted (tombstone: only fences a re-created room could collide with). */
   readonly lastFence: readonly (readonly [string, number])[];
+  /**
+   * The last connections the room closed (taken over, expired, evicted), newest last: in one
+   * process a closed connection is gone, so a frame it sent before learning of its close changes
+   * nothing; its process may apply such a frame before the close reaches it, so the room refuses.
+   */
+  readonly closed?: readonly ConnId[];
 }
 
 /**
