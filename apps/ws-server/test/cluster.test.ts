@@ -670,7 +670,7 @@ describeWithRedis('daemons whose Redis goes away and comes back', (redis) => {
       const recovery = await allReady(procs, 200, 5000);
       console.info(`Redis restarted: every process answered /ready 200 again after ${recovery} ms`);
       // Redis came back empty: the rooms of connected clients are gone, and they are told so.
-      const lost = { code: 1012, reason: 'cluster state lost; reconnect and join again' };
+      const lost = { code: 1001, reason: 'cluster state lost; reconnect and join again' };
       expect(await ann.closed()).toEqual(lost);
       expect(await ben.closed()).toEqual(lost);
 

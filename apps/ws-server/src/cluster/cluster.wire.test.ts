@@ -119,10 +119,97 @@ describe('two processes sharing one store', () => {
     const third = await connect(a.url);
     third.send({ type: 'join', roomId: 'r3', user: { userId: 'u3' }, rid: 'j3' });
     expect(await third.next('error')).toMatchObject({ code: 'LIMIT_EXCEEDED', rid: 'j3' });
+    // A refused creation writes nothing: scripted clients cannot fill the store with tombstones.
+    expect((await store.load('r3')).room).toBeNull();
     one.send({ type: 'leave', userId: 'u1', rid: 'l' });
     await one.until('ack');
     third.send({ type: 'join', roomId: 'r3', user: { userId: 'u3' }, rid: 'j4' });
     expect((await third.until('ack')).at(-1)).toMatchObject({ op: 'join', rid: 'j4' });
+  });
+});
+
+describe('races between processes', () => {
+  it('ignores a frame the replaced connection sent before its close reached its process', async () => {
+    const store = new InMemoryRoomStore();
+    // Auth on: a join as the credential's user is a takeover without any resumeToken.
+    const authenticate = async (req: { url?: string | undefined }) => ({
+      userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'nobody',
+    });
+    // Process a hears of room steps 150 ms late: the takeover's close has not reached it when the
+    // old socket's late join is applied.
+    const late = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'subscribe') return typeof value === 'function' ? value.bind(target) : value;
+        return (proc: string, onMessage: (payload: string) => void) =>
+          target.subscribe(proc, (payload) => {
+            setTimeout(() => onMessage(payload), 150);
+          });
+      },
+    });
+    const a = await server({ authenticate, cluster: { store: late, procId: 'a' } });
+    const b = await clustered(store, 'b', { authenticate });
+    const old = await joined(`${a.url}?user=alice`, 'alice');
+    const moved = await connect(`${b.url}?user=alice`);
+    moved.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, rid: 'takeover' });
+    await moved.until('ack');
+    old.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, rid: 'late' });
+    expect(await old.next('error')).toMatchObject({ code: 'SESSION_REPLACED' });
+    expect(await old.closed()).toEqual({ code: 4001, reason: 'session replaced' });
+    await moved.quiet(300);
+    expect(moved.ws.readyState).toBe(moved.ws.OPEN);
+  });
+
+  it('gives a new viewer a camera stored between its snapshot read and its step commit', async () => {
+    const store = new InMemoryRoomStore();
+    let stall: Promise<void> | null = null;
+    let reached: () => void = () => {};
+    // Process b's commits wait for `stall` when set: bob's join_viewer has read the snapshot,
+    // alice's relay is stored meanwhile, then the step commits.
+    const slow = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'commit') return typeof value === 'function' ? value.bind(target) : value;
+        return async (commit: Parameters<InMemoryRoomStore['commit']>[0]) => {
+          if (stall !== null) {
+            reached();
+            await stall;
+          }
+          return target.commit(commit);
+        };
+      },
+    });
+    const a = await clustered(store, 'a');
+    const b = await server({ cluster: { store: slow, procId: 'b' } });
+    const alice = await joined(a.url, 'alice');
+    const bob = await joined(b.url, 'bob');
+    await alice.next('presence');
+    await view(alice, 'alice', 'p');
+    alice.send({ type: 'camera', userId: 'alice', planetId: 'p', camera: { position: [1, 0, 0] } });
+    let release: () => void = () => {};
+    stall = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const atCommit = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    bob.send({ type: 'join_viewer', userId: 'bob', planetId: 'p', rid: 'v' });
+    await atCommit;
+    await new Promise((resolve) => setTimeout(resolve, 80)); // past the throttle interval
+    alice.send({ type: 'camera', userId: 'alice', planetId: 'p', camera: { position: [2, 0, 0] } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    stall = null;
+    release();
+    const [snapshot, ack] = [await bob.next('viewer_cameras'), await bob.next('ack')];
+    expect(snapshot.cameras).toEqual({ alice: { position: [1, 0, 0] } });
+    expect(ack).toMatchObject({ op: 'join_viewer', rid: 'v' });
+    expect(await bob.next('camera')).toEqual({
+      type: 'camera',
+      planetId: 'p',
+      camera: { position: [2, 0, 0] },
+      userId: 'alice',
+    });
+    await bob.quiet(100);
   });
 });
 

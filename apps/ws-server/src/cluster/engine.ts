@@ -13,7 +13,13 @@
 // compare-and-set, so each expiry is applied once. Liveness: a key with a short TTL; survivors
 // evict a dead process's users. See docs/scaling.md.
 
-import type { CameraState, ClientMessage, ErrorMessage, ServerMessage } from '@exo/protocol';
+import type {
+  CameraRelayMessage,
+  CameraState,
+  ClientMessage,
+  ErrorMessage,
+  ServerMessage,
+} from '@exo/protocol';
 import {
   admit,
   applyRoom,
@@ -75,7 +81,7 @@ type Payload =
       readonly fx: readonly RoomItem[];
       readonly ticket?: string;
     }
-  | { readonly k: 'cam'; readonly to: readonly ConnId[]; readonly msg: ServerMessage };
+  | { readonly k: 'cam'; readonly room: string; readonly msg: CameraRelayMessage };
 
 interface Throttle {
   readonly vid: number;
@@ -90,6 +96,8 @@ interface EdgeConn {
   readonly authUserId: string | null;
   binding: RoomBinding | null;
   closed: boolean;
+  /** Past the flood threshold: its close is queued behind its earlier frames, later ones are ignored. */
+  flooded: boolean;
   joinTimer: NodeJS.Timeout | null;
   /** Joins received but not yet applied: a join that arrived in time is applied before the timeout. */
   joinsInFlight: number;
@@ -97,10 +105,20 @@ interface EdgeConn {
   joinDue: boolean;
   authTimer: NodeJS.Timeout | null;
   readonly cams: Map<string, Throttle>;
+  /** Relays held while this connection's join or join_viewer is applied (see deliverCamera). */
+  held: Held | null;
   /** Camera-only activity is pushed to the room's lastSeen at most once per window. */
   lastSeen: number;
   seenPushedAt: number;
   seenTimer: NodeJS.Timeout | null;
+}
+
+interface Held {
+  readonly roomId: string;
+  readonly planets: ReadonlySet<string> | 'all';
+  readonly relays: CameraRelayMessage[];
+  /** The viewer_cameras the step sent this connection, by planet. */
+  readonly snapshots: Map<string, Readonly<Record<string, CameraState>>>;
 }
 
 interface CachedRoom {
@@ -118,11 +136,10 @@ interface Committed {
 const MAX_ATTEMPTS = 100;
 const TICKET_TIMEOUT_MS = 3000;
 const POLL_MAX_MS = 250;
+const POLL_BUSY_MS = 20;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A drain keeps users at least this long (CONTRACT §4): a rolling restart releases no lock. */
 const DRAIN_GRACE_MS = 15_000;
-/** A close code for connections whose room the store lost (e.g. Redis restarted empty). */
-const STATE_LOST = 1012;
 
 export class ClusterUnavailableError extends Error {
   override readonly name = 'ClusterUnavailableError';
@@ -130,16 +147,28 @@ export class ClusterUnavailableError extends Error {
 
 export class ClusterEngine {
   private sink: (effects: Effect[]) => void = () => {};
+  /** Whether a connection id is one of this process's. */
+  private readonly ours = (conn: ConnId): boolean => procOf(conn) === this.procId;
   private readonly conns = new Map<ConnId, EdgeConn>();
   /** Chains of work per connection (frames, closes), so each connection's frames run in order. */
   private readonly chains = new Map<ConnId, Promise<void>>();
   private readonly cache = new Map<string, CachedRoom>();
+  /** Room → this process's connections bound to it or holding relays for it. */
+  private readonly listeners = new Map<string, Set<EdgeConn>>();
   /** Per room, the tail of this process's transitions: they never clash with each other. */
   private readonly roomTails = new Map<string, Promise<unknown>>();
   private readonly tickets = new Map<string, (delivered: boolean) => void>();
+  /** Tickets given up on (their step was delivered from the commit): their publication is ignored. */
+  private readonly abandoned = new Set<string>();
   private readonly ticking = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
   private nextTicket = 0;
+  private reaping = false;
+  /**
+   * No process is taken for dead before this time: after a start or an outage every process gets
+   * two liveness periods to beat again, so a survivor that reconnects first evicts nobody alive.
+   */
+  private reapAfter = 0;
   private draining = false;
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -175,12 +204,18 @@ export class ClusterEngine {
   async start(): Promise<void> {
     await this.store.subscribe(this.procId, (payload) => this.onPayload(payload));
     await this.store.beat(this.procId, this.livenessTtlMs);
+    this.reapAfter = Date.now() + 2 * this.livenessTtlMs;
     const beatEvery = Math.floor(this.livenessTtlMs / 3);
     this.beatTimer = setInterval(() => {
       this.store.beat(this.procId, this.livenessTtlMs).catch(() => {});
     }, beatEvery);
-    this.reapTimer = setInterval(() => this.track(this.reap()), beatEvery);
+    this.reapTimer = setInterval(() => {
+      if (this.reaping || Date.now() < this.reapAfter) return;
+      this.reaping = true;
+      this.track(this.reap().finally(() => (this.reaping = false)));
+    }, beatEvery);
     this.store.onStatus((up) => {
+      this.reapAfter = Date.now() + 2 * this.livenessTtlMs;
       if (up && !this.stopped) this.track(this.recover());
     });
     this.schedulePoll(0);
@@ -201,7 +236,7 @@ export class ClusterEngine {
   }
 
   /** Waits for queued work (closes of a drain included), then stops the loops. */
-  async stop(timeoutMs = 5000): Promise<void> {
+  async stop(timeoutMs = 3000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.chains.size > 0 || this.background.size > 0) {
       if (Date.now() > deadline) break;
@@ -224,38 +259,38 @@ export class ClusterEngine {
       authUserId: auth?.userId ?? null,
       binding: null,
       closed: false,
+      flooded: false,
       joinTimer: null,
       joinsInFlight: 0,
       joinDue: false,
       authTimer: null,
       cams: new Map(),
+      held: null,
       lastSeen: 0,
       seenPushedAt: Number.NEGATIVE_INFINITY,
       seenTimer: null,
     };
     this.conns.set(id, conn);
     this.armJoinTimeout(conn);
-    if (auth?.expiresAt !== undefined) {
-      const delay = Math.min(Math.max(0, auth.expiresAt - this.clock.now()), MAX_TIMER_MS);
-      conn.authTimer = setTimeout(
-        () => this.serverClose(conn, CLOSE_CODES.authExpired, 'credential expired'),
-        delay,
-      );
-    }
+    if (auth?.expiresAt !== undefined) this.armAuthExpiry(conn, auth.expiresAt);
     return [];
   }
 
   frame(id: ConnId, input: Parameters<typeof admit>[2]): Effect[] {
     const conn = this.conns.get(id);
-    if (conn === undefined || conn.closed) return [];
+    if (conn === undefined || conn.closed || conn.flooded) return [];
     const at = this.clock.now();
     const admission = admit(this.config, conn.budgets, input, at);
     switch (admission.kind) {
       case 'drop':
         break;
-      case 'flood':
-        this.serverClose(conn, CLOSE_CODES.flooding, admission.reason);
+      case 'flood': {
+        // Closed after the answers to its earlier frames, as in one process; nothing more is read.
+        conn.flooded = true;
+        const reason = admission.reason;
+        this.enqueue(conn.id, async () => this.serverClose(conn, CLOSE_CODES.flooding, reason));
         break;
+      }
       case 'answer':
         this.enqueue(conn.id, async () => this.answer(conn, admission.answer));
         break;
@@ -283,7 +318,9 @@ export class ClusterEngine {
 
   close(id: ConnId, kind: CloseKind): Effect[] {
     const conn = this.conns.get(id);
-    if (conn !== undefined) this.release(conn, kind);
+    // During a drain the server closed every socket with 1001, whatever code the peer echoes
+    // (an empty close frame, or none from a straggler cut off): each counts as going away.
+    if (conn !== undefined) this.release(conn, this.draining ? 'going_away' : kind);
     return [];
   }
 
@@ -338,6 +375,10 @@ export class ClusterEngine {
     } else if (binding === null) {
       return this.answer(conn, refusal(msg.type, 'NOT_JOINED', `send join before ${msg.type}`, msg.rid));
     }
+    // The pending relay is cancelled with the viewing (CONTRACT §6), before the step that ends it:
+    // a relay leaving after that step's snapshot would show the viewer again.
+    if (msg.type === 'leave_viewer') this.dropThrottle(conn, msg.planetId);
+    else if (msg.type === 'leave') this.clearCameras(conn);
     const roomId = msg.type === 'join' ? msg.roomId : binding!.roomId;
     const command: RoomCommand = {
       type: 'message',
@@ -347,10 +388,14 @@ export class ClusterEngine {
       authUserId: conn.authUserId,
       ...(msg.type === 'join' ? { token: this.options.tokens.next() } : {}),
     };
+    if (msg.type === 'join') this.hold(conn, roomId, 'all');
+    else if (msg.type === 'join_viewer') this.hold(conn, roomId, new Set([msg.planetId]));
     try {
       await this.transition(roomId, command);
     } catch (err) {
       this.answer(conn, refusal(msg.type, 'INTERNAL', internalText(err), msg.rid));
+    } finally {
+      this.releaseHeld(conn);
     }
   }
 
@@ -386,7 +431,7 @@ export class ClusterEngine {
     }
     const slot = throttle.lastRelayAt + this.config.cameraMinIntervalMs;
     if (!silent && throttle.pending === null && at >= slot) {
-      this.relay(binding, conn.id, msg.planetId, vid, msg.camera);
+      this.relay(binding, msg.planetId, vid, msg.camera);
       throttle.lastRelayAt = at;
       return;
     }
@@ -402,7 +447,7 @@ export class ClusterEngine {
           const now = conn.binding;
           if (pending === null || now === null || conn.cams.get(msg.planetId) !== t) return;
           if (this.viewId(now, conn.id, msg.planetId) !== t.vid) return;
-          this.relay(now, conn.id, msg.planetId, t.vid, pending);
+          this.relay(now, msg.planetId, t.vid, pending);
           t.lastRelayAt = this.clock.now();
         },
         Math.max(0, due - this.clock.now()),
@@ -418,32 +463,17 @@ export class ClusterEngine {
     return null;
   }
 
-  private relay(
-    binding: RoomBinding,
-    from: ConnId,
-    planetId: string,
-    vid: number,
-    camera: CameraState,
-  ): void {
+  private relay(binding: RoomBinding, planetId: string, vid: number, camera: CameraState): void {
     const room = this.cache.get(binding.roomId);
     if (room === undefined) return;
-    const message: ServerMessage = { type: 'camera', planetId, camera, userId: binding.userId };
-    const byProc = new Map<string, ConnId[]>();
-    const viewers = room.doc.viewers.find(([p]) => p === planetId)?.[1] ?? [];
-    for (const userId of viewers) {
-      const to = room.members.get(userId)?.conn;
-      if (to == null || to === from) continue;
-      const list = byProc.get(procOf(to));
-      if (list === undefined) byProc.set(procOf(to), [to]);
-      else list.push(to);
-    }
-    const local = byProc.get(this.procId);
-    if (local !== undefined) this.sink([{ type: 'send', to: local, message }]);
+    const message: CameraRelayMessage = { type: 'camera', planetId, camera, userId: binding.userId };
+    this.deliverCamera(binding.roomId, message);
+    // Every process holding members of the room gets the relay and picks its viewers from its own
+    // view of the room: a viewer that joined a moment ago, which this process's copy of the room
+    // may not show yet, still gets it.
+    const payload = JSON.stringify({ k: 'cam', room: binding.roomId, msg: message } satisfies Payload);
     const publish: Publication[] = [];
-    for (const [proc, to] of byProc) {
-      if (proc !== this.procId)
-        publish.push({ proc, payload: JSON.stringify({ k: 'cam', to, msg: message }) });
-    }
+    for (const proc of procsOf(room.doc)) if (proc !== this.procId) publish.push({ proc, payload });
     const write = {
       roomId: binding.roomId,
       field: cameraField(binding.userId, planetId),
@@ -488,11 +518,23 @@ export class ClusterEngine {
     const committed = await this.serial(roomId, () => this.commit(roomId, command, force));
     if (committed === null || committed.delivered === null) return;
     if (await committed.delivered) return;
-    // The publication never came (the subscriber lost its connection): apply what concerns us.
+    // The publication did not come in time (the subscriber lost its connection, or Redis dropped
+    // it): deliver what concerns this process from the commit itself, so the sender still gets
+    // its answer; the publication, if it comes later, is ignored.
     this.log.warn({ room: roomId }, 'a room step was committed but its messages were not received');
-    this.apply(roomId, committed.version, committed.transition.doc, []);
-    for (const [id, binding] of committed.transition.bindings)
-      this.rebind(id, roomId, binding?.userId ?? null);
+    const { transition, version } = committed;
+    for (const [id, binding] of transition.bindings)
+      if (this.ours(id)) this.rebind(id, roomId, binding?.userId ?? null);
+    const effects: Effect[] = [];
+    for (const effect of transition.effects) {
+      if (effect.type === 'close') {
+        if (this.ours(effect.conn)) effects.push(effect);
+      } else {
+        const to = effect.to.filter(this.ours);
+        if (to.length > 0) effects.push({ ...effect, to });
+      }
+    }
+    this.apply(roomId, version, procsOf(transition.doc).has(this.procId) ? transition.doc : null, effects);
   }
 
   private serial<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
@@ -510,6 +552,9 @@ export class ClusterEngine {
   }
 
   private async commit(roomId: string, command: RoomCommand, force: boolean): Promise<Committed | null> {
+    // Set when the store refused a room creation as one too many: the step is recomputed as the
+    // store counted (its count is exact; `load`'s may lag by clock skew), so the join is refused.
+    let full = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let load: Awaited<ReturnType<RoomStore['load']>>;
       try {
@@ -526,7 +571,7 @@ export class ClusterEngine {
           roomId,
           doc: before,
           cameras: (userId, planetId, vid) => cameraFrom(cameras.get(cameraField(userId, planetId)), vid),
-          otherRooms: load.roomCount - (before?.live === true ? 1 : 0),
+          otherRooms: full ? this.config.maxRooms : load.roomCount - (before?.live === true ? 1 : 0),
         },
         command,
       );
@@ -534,6 +579,17 @@ export class ClusterEngine {
       if (!transition.changed && !(force && load.room === null)) {
         if (before !== null) this.apply(roomId, version, before, []);
         return null;
+      }
+      if (before?.live !== true && !transition.doc.live && !(force && load.room === null)) {
+        // A refused join to a room that does not exist: only the sender hears of it, and nothing
+        // is written (scripted clients must not be able to fill Redis with tombstones).
+        const local = transition.effects.filter((e) =>
+          e.type === 'send' ? e.to.every(this.ours) : this.ours(e.conn),
+        );
+        if (local.length === transition.effects.length) {
+          this.sink(local);
+          return null;
+        }
       }
       const ticket = `${this.procId}:${++this.nextTicket}`;
       const publish = this.route(roomId, version + 1, before, transition, ticket);
@@ -554,13 +610,14 @@ export class ClusterEngine {
           publish,
         });
       } catch (err) {
-        this.tickets.delete(ticket);
+        this.cancelTicket(ticket);
         this.options.observer?.unavailable();
         throw new ClusterUnavailableError(String(err));
       }
       if (result === 'ok') return { version: version + 1, transition, delivered };
-      this.tickets.delete(ticket);
-      this.options.observer?.clash();
+      this.cancelTicket(ticket);
+      if (result === 'full') full = true;
+      else this.options.observer?.clash();
     }
     throw new Error(`room ${roomId} is changing too fast: no step committed after ${MAX_ATTEMPTS} attempts`);
   }
@@ -612,6 +669,7 @@ export class ClusterEngine {
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.tickets.delete(ticket);
+        this.abandoned.add(ticket);
         resolve(false);
       }, TICKET_TIMEOUT_MS);
       this.tickets.set(ticket, (delivered) => {
@@ -621,27 +679,40 @@ export class ClusterEngine {
     });
   }
 
+  /** A commit that did not happen: its ticket will never arrive. */
+  private cancelTicket(ticket: string): void {
+    this.tickets.get(ticket)?.(false);
+    this.tickets.delete(ticket);
+  }
+
   // Publications to this process.
 
   private onPayload(raw: string): void {
-    let payload: Payload;
     try {
-      payload = JSON.parse(raw) as Payload;
-    } catch {
-      this.log.error({}, 'unreadable cluster message');
-      return;
+      this.deliver(JSON.parse(raw) as Payload);
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'unreadable cluster message ignored');
     }
+  }
+
+  private deliver(payload: Payload): void {
     if (payload.k === 'cam') {
-      this.sink([{ type: 'send', to: payload.to, message: payload.msg }]);
+      this.deliverCamera(payload.room, payload.msg);
       return;
     }
+    if (payload.ticket !== undefined && this.abandoned.delete(payload.ticket)) return;
     const effects: Effect[] = [];
     for (const item of payload.fx) {
       if (item[0] === 'b') this.rebind(item[1], payload.room, item[2]);
       else if (item[0] === 's') effects.push({ type: 'send', to: item[1], message: item[2] });
-      else effects.push({ type: 'close', conn: item[1], code: item[2] as CloseCode, reason: item[3] });
+      else {
+        effects.push({ type: 'close', conn: item[1], code: item[2] as CloseCode, reason: item[3] });
+        const conn = this.conns.get(item[1]);
+        // The room already let the member go: later frames of this socket must change nothing.
+        if (conn !== undefined) this.endedByRoom(conn);
+      }
     }
-    this.apply(payload.room, payload.v, payload.doc, effects);
+    this.apply(payload.room, payload.v, payload.doc, effects, true);
     if (payload.ticket !== undefined) {
       const resolve = this.tickets.get(payload.ticket);
       this.tickets.delete(payload.ticket);
@@ -650,26 +721,142 @@ export class ClusterEngine {
   }
 
   /** Updates the cached room (newer versions only) and carries out effects for our connections. */
-  private apply(roomId: string, version: number, doc: RoomDoc | null, effects: Effect[]): void {
+  private apply(
+    roomId: string,
+    version: number,
+    doc: RoomDoc | null,
+    effects: Effect[],
+    published = false,
+  ): void {
     const cached = this.cache.get(roomId);
+    if (published && cached !== undefined && version > cached.v + 1) {
+      // Every step of a room reaches every process holding its members: a gap means this process
+      // missed messages (a Redis reconnect). Its clients' view of the room is stale: they
+      // reconnect and join again rather than act on it.
+      this.missedSteps(roomId);
+    }
     if (cached === undefined || version > cached.v) {
       if (doc === null || !doc.live || !procsOf(doc).has(this.procId)) this.cache.delete(roomId);
       else
         this.cache.set(roomId, { v: version, doc, members: new Map(doc.members.map((m) => [m.userId, m])) });
     }
+    for (const effect of effects) if (effect.type === 'send') this.noteSnapshot(effect);
     if (effects.length > 0) this.sink(effects);
+  }
+
+  /**
+   * A relay, to this process's connections that view its planet. While a connection's join or
+   * join_viewer is being applied, its relays are held: its snapshot was read from the store a
+   * moment before the step committed, and a relay stored in between would be in neither the
+   * snapshot nor (addressed before the connection viewed) the relays. They are released after the
+   * step's messages, minus what the snapshot already showed (see releaseHeld).
+   */
+  private deliverCamera(roomId: string, message: CameraRelayMessage): void {
+    const listeners = this.listeners.get(roomId);
+    if (listeners === undefined) return;
+    const to: ConnId[] = [];
+    for (const conn of listeners) {
+      if (conn.closed) continue;
+      const held = conn.held;
+      if (
+        held !== null &&
+        held.roomId === roomId &&
+        (held.planets === 'all' || held.planets.has(message.planetId))
+      ) {
+        if (conn.binding?.userId !== message.userId) held.relays.push(message);
+        continue;
+      }
+      const binding = conn.binding;
+      if (binding === null || binding.roomId !== roomId || binding.userId === message.userId) continue;
+      if (this.viewId(binding, conn.id, message.planetId) !== null) to.push(conn.id);
+    }
+    if (to.length > 0) this.sink([{ type: 'send', to, message }]);
+  }
+
+  /** Remembers the snapshots a holding connection is sent, to release only newer relays. */
+  private noteSnapshot(effect: Extract<Effect, { type: 'send' }>): void {
+    const message = effect.message;
+    if (message.type !== 'viewer_cameras') return;
+    for (const id of effect.to) {
+      const held = this.conns.get(id)?.held;
+      if (held != null) held.snapshots.set(message.planetId, message.cameras);
+    }
+  }
+
+  /** Starts holding relays for a connection whose join or join_viewer is about to be applied. */
+  private hold(conn: EdgeConn, roomId: string, planets: ReadonlySet<string> | 'all'): void {
+    conn.held = { roomId, planets, relays: [], snapshots: new Map() };
+    this.listen(conn, roomId);
+  }
+
+  /**
+   * After the step's messages: the held relays the connection's snapshot did not already show.
+   * Per sender, a held relay equal to the snapshot's camera and every one before it are dropped
+   * (they are at most as new as the snapshot); the rest go in order.
+   */
+  private releaseHeld(conn: EdgeConn): void {
+    const held = conn.held;
+    if (held === null) return;
+    conn.held = null;
+    if (conn.binding?.roomId !== held.roomId) this.unlisten(conn, held.roomId);
+    const binding = conn.binding;
+    if (binding === null || binding.roomId !== held.roomId || conn.closed) return;
+    const cut = new Map<string, number>();
+    held.relays.forEach((relay, i) => {
+      const shown = held.snapshots.get(relay.planetId)?.[relay.userId];
+      if (shown !== undefined && JSON.stringify(shown) === JSON.stringify(relay.camera)) {
+        cut.set(`${relay.userId}\u0000${relay.planetId}`, i);
+      }
+    });
+    const effects: Effect[] = [];
+    held.relays.forEach((relay, i) => {
+      if (i <= (cut.get(`${relay.userId}\u0000${relay.planetId}`) ?? -1)) return;
+      if (this.viewId(binding, conn.id, relay.planetId) === null) return;
+      effects.push({ type: 'send', to: [conn.id], message: relay });
+    });
+    if (effects.length > 0) this.sink(effects);
+  }
+
+  private listen(conn: EdgeConn, roomId: string): void {
+    const set = this.listeners.get(roomId);
+    if (set === undefined) this.listeners.set(roomId, new Set([conn]));
+    else set.add(conn);
+  }
+
+  private unlisten(conn: EdgeConn, roomId: string): void {
+    const set = this.listeners.get(roomId);
+    set?.delete(conn);
+    if (set?.size === 0) this.listeners.delete(roomId);
+  }
+
+  /** Binds or unbinds a connection, keeping the room → connections index. */
+  private bind(conn: EdgeConn, binding: RoomBinding | null): void {
+    const old = conn.binding;
+    conn.binding = binding;
+    if (old !== null && old.roomId !== binding?.roomId && conn.held?.roomId !== old.roomId)
+      this.unlisten(conn, old.roomId);
+    if (binding !== null && !conn.closed) this.listen(conn, binding.roomId);
+  }
+
+  private missedSteps(roomId: string): void {
+    this.log.warn({ room: roomId }, 'missed messages of a room; closing its connections here (1001)');
+    for (const conn of this.conns.values()) {
+      if (conn.binding?.roomId === roomId && !conn.closed) {
+        this.serverClose(conn, CLOSE_CODES.goingAway, 'missed room updates; reconnect and join again');
+      }
+    }
   }
 
   private rebind(id: ConnId, roomId: string, userId: string | null): void {
     const conn = this.conns.get(id);
     if (conn === undefined) return;
     if (userId !== null) {
-      conn.binding = { roomId, userId };
+      this.bind(conn, { roomId, userId });
       if (conn.joinTimer !== null) clearTimeout(conn.joinTimer);
       conn.joinTimer = null;
       conn.joinDue = false;
     } else if (conn.binding?.roomId === roomId) {
-      conn.binding = null;
+      this.bind(conn, null);
       this.clearCameras(conn);
       if (!conn.closed) this.armJoinTimeout(conn);
     }
@@ -688,6 +875,16 @@ export class ClusterEngine {
     this.release(conn, 'other');
   }
 
+  private endedByRoom(conn: EdgeConn): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.clearTimers(conn);
+    this.enqueue(conn.id, async () => {
+      this.conns.delete(conn.id);
+      if (conn.binding !== null) this.unlisten(conn, conn.binding.roomId);
+    });
+  }
+
   private release(conn: EdgeConn, kind: CloseKind): void {
     if (conn.closed) return;
     conn.closed = true;
@@ -699,6 +896,7 @@ export class ClusterEngine {
     this.enqueue(conn.id, async () => {
       this.conns.delete(conn.id);
       const binding = conn.binding;
+      if (binding !== null) this.unlisten(conn, binding.roomId);
       if (binding === null) return;
       const command: RoomCommand = {
         type: 'close',
@@ -724,6 +922,18 @@ export class ClusterEngine {
     }
   }
 
+  /** Closes the connection with 4401 when its credential expires (re-armed past a timer's range). */
+  private armAuthExpiry(conn: EdgeConn, expiresAt: number): void {
+    const left = expiresAt - this.clock.now();
+    conn.authTimer = setTimeout(
+      () => {
+        if (left > MAX_TIMER_MS) this.armAuthExpiry(conn, expiresAt);
+        else this.serverClose(conn, CLOSE_CODES.authExpired, 'credential expired');
+      },
+      Math.min(Math.max(0, left), MAX_TIMER_MS),
+    );
+  }
+
   private armJoinTimeout(conn: EdgeConn): void {
     if (conn.joinTimer !== null) clearTimeout(conn.joinTimer);
     conn.joinDue = false;
@@ -733,6 +943,12 @@ export class ClusterEngine {
       if (conn.joinsInFlight > 0) conn.joinDue = true;
       else this.serverClose(conn, CLOSE_CODES.joinTimeout, 'no join in time');
     }, this.config.joinTimeoutMs);
+  }
+
+  private dropThrottle(conn: EdgeConn, planetId: string): void {
+    const throttle = conn.cams.get(planetId);
+    if (throttle?.timer != null) clearTimeout(throttle.timer);
+    conn.cams.delete(planetId);
   }
 
   private clearCameras(conn: EdgeConn): void {
@@ -775,7 +991,10 @@ export class ClusterEngine {
       this.pollTimer = null;
       this.poll().then(
         (next) => this.schedulePoll(next),
-        () => this.schedulePoll(POLL_MAX_MS),
+        (err: unknown) => {
+          if (this.store.up) this.log.warn({ err: String(err) }, 'deadline poll failed');
+          this.schedulePoll(POLL_MAX_MS);
+        },
       );
     }, delay);
   }
@@ -787,15 +1006,20 @@ export class ClusterEngine {
     for (const roomId of due) {
       if (this.ticking.has(roomId)) continue;
       this.ticking.add(roomId);
-      const work = this.transition(roomId, { type: 'tick', at: now }, true).finally(() =>
-        this.ticking.delete(roomId),
-      );
+      const work = this.transition(roomId, { type: 'tick', at: now }, true)
+        .catch((err: unknown) => {
+          if (this.store.up)
+            this.log.warn({ room: roomId, err: String(err) }, 'a due room could not be ticked');
+        })
+        .finally(() => this.ticking.delete(roomId));
       this.track(work);
     }
     if (due.length === 64) return 0;
     const next = await this.store.nextDeadline();
     if (next === null) return POLL_MAX_MS;
-    return Math.min(POLL_MAX_MS, Math.max(1, next - this.clock.now()));
+    // A due room still being ticked (or failing to) must not make this loop spin.
+    const floor = next <= this.clock.now() ? POLL_BUSY_MS : 1;
+    return Math.min(POLL_MAX_MS, Math.max(floor, next - this.clock.now()));
   }
 
   /** Evicts the users of processes whose liveness key expired, then forgets those processes. */
@@ -814,7 +1038,7 @@ export class ClusterEngine {
 
   /**
    * The store is back: beat at once, then check every bound connection's membership. A store
-   * that lost its data (restarted empty) lost their rooms: those connections are closed (1012) so
+   * that lost its data (restarted empty) lost their rooms: those connections are closed (1001) so
    * their clients reconnect and join again, instead of lingering unbound without knowing it.
    */
   private async recover(): Promise<void> {
@@ -832,11 +1056,12 @@ export class ClusterEngine {
       for (const conn of conns) {
         const member = doc?.members.find((m) => m.userId === conn.binding?.userId);
         if (member?.conn === conn.id) continue;
-        conn.binding = null;
-        this.serverClose(conn, STATE_LOST, 'cluster state lost; reconnect and join again');
+        this.bind(conn, null);
+        this.serverClose(conn, CLOSE_CODES.goingAway, 'cluster state lost; reconnect and join again');
       }
-      if (doc === null || !doc.live) this.cache.delete(roomId);
-      else if (load.room !== null) this.apply(roomId, load.room.version, doc, []);
+      // The cached version may be ahead of a store that restarted empty: start over from the load.
+      this.cache.delete(roomId);
+      if (doc?.live === true && load.room !== null) this.apply(roomId, load.room.version, doc, []);
     }
     this.log.info({ connections: this.conns.size }, 'cluster store reachable again');
   }

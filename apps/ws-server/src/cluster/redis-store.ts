@@ -347,8 +347,13 @@ export class RedisRoomStore implements RoomStore {
     for (const listener of this.#statusListeners) listener(up);
   }
 
+  /**
+   * Refuses while either connection is down: a commit whose publications this process cannot
+   * receive (subscriber down) would leave its sender without an answer.
+   */
   #ready(): void {
     if (!this.#cmd.isReady) throw new StoreUnavailableError('Redis connection is down');
+    if (!this.#sub.isReady) throw new StoreUnavailableError('Redis subscriber connection is down');
   }
 
   async #send(args: Arg[]): Promise<unknown> {
