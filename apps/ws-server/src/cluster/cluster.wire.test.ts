@@ -128,6 +128,45 @@ describe('two processes sharing one store', () => {
   });
 });
 
+describe('presence across processes', () => {
+  it('keeps a user who only sends cameras, and expires it once it stops, seen from another process', async () => {
+    const store = new InMemoryRoomStore();
+    const core = { presenceTimeoutMs: 400, cameraMinIntervalMs: 0 };
+    const a = await clustered(store, 'a', { core });
+    const b = await clustered(store, 'b', { core });
+    const alice = await joined(a.url, 'alice');
+    const bob = await joined(b.url, 'bob');
+    await alice.next('presence');
+    await view(alice, 'alice', 'p');
+    await view(bob, 'bob', 'p');
+    const started = Date.now();
+    // Bob heartbeats; alice only moves her camera, for 2.5 presence timeouts.
+    while (Date.now() - started < 1000) {
+      alice.send({
+        type: 'camera',
+        userId: 'alice',
+        planetId: 'p',
+        camera: { position: [Date.now() % 7, 0, 0] },
+      });
+      bob.send({ type: 'heartbeat', userId: 'bob', ts: Date.now() });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    expect(bob.inbox.filter((m) => m.type === 'presence')).toEqual([]);
+    const stopped = Date.now();
+    const keepBob = setInterval(() => bob.send({ type: 'heartbeat', userId: 'bob', ts: Date.now() }), 60);
+    try {
+      expect(await alice.closed()).toEqual({ code: 4008, reason: 'presence expired' });
+      expect(Date.now() - stopped).toBeGreaterThanOrEqual(300);
+      const presence = await bob.until('presence');
+      expect((presence.at(-1) as { users: { userId: string }[] }).users.map((u) => u.userId)).toEqual([
+        'bob',
+      ]);
+    } finally {
+      clearInterval(keepBob);
+    }
+  });
+});
+
 describe('races between processes', () => {
   it('ignores a frame the replaced connection sent before its close reached its process', async () => {
     const store = new InMemoryRoomStore();

@@ -76,8 +76,11 @@ type Payload =
       readonly k: 'room';
       readonly room: string;
       readonly v: number;
-      /** The room's new document for processes that hold members after the step, else null. */
-      readonly doc: RoomDoc | null;
+      /**
+       * The room's new document for processes that hold members after the step, else null;
+       * 'same' when only a lastSeen changed (the copy stays, at the new version).
+       */
+      readonly doc: RoomDoc | null | 'same';
       readonly fx: readonly RoomItem[];
       readonly ticket?: string;
     }
@@ -153,6 +156,8 @@ export class ClusterEngine {
   /** Chains of work per connection (frames, closes), so each connection's frames run in order. */
   private readonly chains = new Map<ConnId, Promise<void>>();
   private readonly cache = new Map<string, CachedRoom>();
+  /** When this process last refreshed each room's camera hash expiry. */
+  private readonly cameraTtlAt = new Map<string, number>();
   /** Room → this process's connections bound to it or holding relays for it. */
   private readonly listeners = new Map<string, Set<EdgeConn>>();
   /** Per room, the tail of this process's transitions: they never clash with each other. */
@@ -474,11 +479,14 @@ export class ClusterEngine {
     const payload = JSON.stringify({ k: 'cam', room: binding.roomId, msg: message } satisfies Payload);
     const publish: Publication[] = [];
     for (const proc of procsOf(room.doc)) if (proc !== this.procId) publish.push({ proc, payload });
+    const now = this.clock.now();
+    const refresh = now - (this.cameraTtlAt.get(binding.roomId) ?? Number.NEGATIVE_INFINITY) >= 1000;
+    if (refresh) this.cameraTtlAt.set(binding.roomId, now);
     const write = {
       roomId: binding.roomId,
       field: cameraField(binding.userId, planetId),
       value: JSON.stringify({ vid, camera }),
-      ttlMs: this.roomTtlMs,
+      ...(refresh ? { ttlMs: this.roomTtlMs } : {}),
       publish,
     };
     this.store.relay(write).catch((err: unknown) => {
@@ -592,7 +600,10 @@ export class ClusterEngine {
         }
       }
       const ticket = `${this.procId}:${++this.nextTicket}`;
-      const publish = this.route(roomId, version + 1, before, transition, ticket);
+      // A `seen` step changes one lastSeen and nothing else: the holders' copies (used to route
+      // cameras) stay right, so its publications carry no document, only the new version.
+      const same = command.type === 'seen' && transition.effects.length === 0;
+      const publish = this.route(roomId, version + 1, before, transition, ticket, same);
       const ours = publish.some((p) => p.proc === this.procId);
       const delivered = ours ? this.expect(ticket) : null;
       let result: Awaited<ReturnType<RoomStore['commit']>>;
@@ -629,6 +640,7 @@ export class ClusterEngine {
     before: RoomDoc | null,
     transition: RoomTransition,
     ticket: string,
+    same: boolean,
   ): Publication[] {
     const items = new Map<string, RoomItem[]>();
     const push = (proc: string, item: RoomItem) => {
@@ -658,7 +670,7 @@ export class ClusterEngine {
         k: 'room',
         room: roomId,
         v: version,
-        doc: holders.has(proc) ? transition.doc : null,
+        doc: !holders.has(proc) ? null : same ? 'same' : transition.doc,
         fx: items.get(proc) ?? [],
         ...(proc === this.procId ? { ticket } : {}),
       } satisfies Payload),
@@ -712,7 +724,14 @@ export class ClusterEngine {
         if (conn !== undefined) this.endedByRoom(conn);
       }
     }
-    this.apply(payload.room, payload.v, payload.doc, effects, true);
+    if (payload.doc === 'same') {
+      const cached = this.cache.get(payload.room);
+      if (cached !== undefined && payload.v === cached.v + 1)
+        this.cache.set(payload.room, { ...cached, v: payload.v });
+      else this.apply(payload.room, payload.v, cached?.doc ?? null, effects, true);
+    } else {
+      this.apply(payload.room, payload.v, payload.doc, effects, true);
+    }
     if (payload.ticket !== undefined) {
       const resolve = this.tickets.get(payload.ticket);
       this.tickets.delete(payload.ticket);
@@ -736,8 +755,10 @@ export class ClusterEngine {
       this.missedSteps(roomId);
     }
     if (cached === undefined || version > cached.v) {
-      if (doc === null || !doc.live || !procsOf(doc).has(this.procId)) this.cache.delete(roomId);
-      else
+      if (doc === null || !doc.live || !procsOf(doc).has(this.procId)) {
+        this.cache.delete(roomId);
+        this.cameraTtlAt.delete(roomId);
+      } else
         this.cache.set(roomId, { v: version, doc, members: new Map(doc.members.map((m) => [m.userId, m])) });
     }
     for (const effect of effects) if (effect.type === 'send') this.noteSnapshot(effect);

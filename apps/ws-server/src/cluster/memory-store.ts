@@ -128,7 +128,7 @@ export class InMemoryRoomStore implements RoomStore {
       this.#cameras.set(write.roomId, cameras);
     }
     cameras.value.set(write.field, write.value);
-    cameras.expiresAt = this.#clock.now() + write.ttlMs;
+    if (write.ttlMs !== undefined) cameras.expiresAt = this.#clock.now() + write.ttlMs;
     this.#publish(write.publish);
   }
 

@@ -249,7 +249,7 @@ export class RedisRoomStore implements RoomStore {
     const cams = this.#key('cams', write.roomId);
     await this.#pipeline([
       ['HSET', cams, write.field, write.value],
-      ['PEXPIRE', cams, ms(write.ttlMs)],
+      ...(write.ttlMs === undefined ? [] : [['PEXPIRE', cams, ms(write.ttlMs)] as Arg[]]),
       ...write.publish.map(({ proc, payload }): Arg[] => ['PUBLISH', this.#key('chan', proc), payload]),
     ]);
   }

@@ -62,8 +62,11 @@ export interface CameraWrite {
   /** Field of the room's camera hash (the edge names it; the store does not interpret it). */
   readonly field: string;
   readonly value: string;
-  /** Expiry of the camera hash, refreshed by every write. */
-  readonly ttlMs: number;
+  /**
+   * Expiry of the camera hash, refreshed when given. The engine gives it at most once a second
+   * per room (commits refresh it too): an expiry per camera frame would be most of the traffic.
+   */
+  readonly ttlMs?: number;
   readonly publish: readonly Publication[];
 }
 
