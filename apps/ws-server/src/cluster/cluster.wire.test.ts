@@ -6,11 +6,24 @@ import { describe, expect, it } from 'vitest';
 import { connect, eventually, joined, serverPerTest, type TestClient } from '../../test/kit.js';
 import type { ExoServerOptions } from '../server.js';
 import { InMemoryRoomStore } from './memory-store.js';
+import type { RoomStore } from './store.js';
 
 const server = serverPerTest();
 
 function clustered(store: InMemoryRoomStore, procId: string, extra: ExoServerOptions = {}) {
   return server({ ...extra, cluster: { store, procId } });
+}
+
+/** The store with some methods replaced (a slow or late backend); the rest are the store's own. */
+function patched(store: InMemoryRoomStore, patch: Partial<RoomStore>): RoomStore {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const own = patch[key as keyof RoomStore];
+      if (own !== undefined) return own;
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 async function view(client: TestClient, userId: string, planetId: string): Promise<ServerMessage[]> {
@@ -176,15 +189,11 @@ describe('races between processes', () => {
     });
     // Process a hears of room steps 150 ms late: the takeover's close has not reached it when the
     // old socket's late join is applied.
-    const late = new Proxy(store, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver);
-        if (key !== 'subscribe') return typeof value === 'function' ? value.bind(target) : value;
-        return (proc: string, onMessage: (payload: string) => void) =>
-          target.subscribe(proc, (payload) => {
-            setTimeout(() => onMessage(payload), 150);
-          });
-      },
+    const late = patched(store, {
+      subscribe: (proc, onMessage) =>
+        store.subscribe(proc, (payload) => {
+          setTimeout(() => onMessage(payload), 150);
+        }),
     });
     const a = await server({ authenticate, cluster: { store: late, procId: 'a' } });
     const b = await clustered(store, 'b', { authenticate });
@@ -205,17 +214,13 @@ describe('races between processes', () => {
     let reached: () => void = () => {};
     // Process b's commits wait for `stall` when set: bob's join_viewer has read the snapshot,
     // alice's relay is stored meanwhile, then the step commits.
-    const slow = new Proxy(store, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver);
-        if (key !== 'commit') return typeof value === 'function' ? value.bind(target) : value;
-        return async (commit: Parameters<InMemoryRoomStore['commit']>[0]) => {
-          if (stall !== null) {
-            reached();
-            await stall;
-          }
-          return target.commit(commit);
-        };
+    const slow = patched(store, {
+      commit: async (commit) => {
+        if (stall !== null) {
+          reached();
+          await stall;
+        }
+        return store.commit(commit);
       },
     });
     const a = await clustered(store, 'a');
@@ -274,14 +279,10 @@ describe('a connection in cluster mode', () => {
   it('is not closed for a join timeout while its join, sent in time, is still being applied', async () => {
     const store = new InMemoryRoomStore();
     // Every load takes 80 ms: a join sent at 60 ms is applied after the 100 ms timeout came due.
-    const slow = new Proxy(store, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver);
-        if (key !== 'load') return typeof value === 'function' ? value.bind(target) : value;
-        return async (roomId: string) => {
-          await new Promise((resolve) => setTimeout(resolve, 80));
-          return target.load(roomId);
-        };
+    const slow = patched(store, {
+      load: async (roomId) => {
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        return store.load(roomId);
       },
     });
     const a = await server({ core: { joinTimeoutMs: 100 }, cluster: { store: slow, procId: 'a' } });
