@@ -11,7 +11,9 @@
 
 import { randomBytes } from 'node:crypto';
 import type { AckMessage, CameraState, ServerMessage } from '@exo/protocol';
+import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { RedisRoomStore } from '../src/cluster/redis-store.js';
 import { type Daemon, expectJsonLines, killDaemons, startDaemon, within } from './daemon-kit.js';
 import { connect, type TestClient } from './kit.js';
 import { describeWithRedis, uncontrollableReason } from './redis.js';
@@ -558,6 +560,43 @@ describeWithRedis('daemons sharing rooms through one Redis', (redis) => {
       expect(regranted.fence!).toBeGreaterThan(held.fence!);
       expect((await bob.next('selection_state')).selected).toEqual({ p: ['carol'] });
       await Promise.all([bob.quiet(), carol.quiet()]);
+    },
+    SLOW_TEST_MS,
+  );
+
+  it(
+    'removes a room whose members were all on a killed process: no live room left, its keys expiring',
+    async () => {
+      const [victim] = (await startOwn(1)) as [Proc];
+      const lonely = room('lonely');
+      const { client: solo } = await joinAs(open, victim, lonely, 'solo');
+      solo.send({ type: 'select', userId: 'solo', planetId: 'p', rid: 'lock' });
+      await solo.until('ack');
+      const store = await RedisRoomStore.connect(redis().url);
+      try {
+        expect(JSON.parse((await store.load(lonely)).room!.doc)).toMatchObject({ live: true });
+        victim.daemon.child.kill('SIGKILL');
+        await within(victim.daemon.exited, 'the killed daemon to exit');
+        const deadline = Date.now() + PRESENCE_TIMEOUT_MS;
+        for (;;) {
+          const doc = (await store.load(lonely)).room?.doc;
+          if (doc === undefined || JSON.parse(doc).live === false) break;
+          if (Date.now() > deadline) throw new Error(`room ${lonely} still live: ${doc}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        // What is left is a tombstone (seq and fences for a re-creation) that expires by itself.
+        const raw = await createClient({ url: redis().url }).connect();
+        try {
+          const ttl = Number(await raw.pTTL(`exo:room:${lonely}`));
+          expect(ttl === -2 || ttl > 0).toBe(true);
+          expect(await raw.exists(`exo:cams:${lonely}`)).toBe(0);
+          expect(await raw.zScore('exo:deadlines', lonely)).toBeNull();
+        } finally {
+          await raw.quit();
+        }
+      } finally {
+        await store.close();
+      }
     },
     SLOW_TEST_MS,
   );
