@@ -175,6 +175,23 @@ describeWithRedis('daemons sharing rooms through one Redis', (redis) => {
   const startOwn = procsPerTest(() => redis().url);
   const open = clientsPerTest();
 
+  it('counts its Redis round trips by command on /metrics, and its rooms as gauges', async () => {
+    const [a] = procs as [Proc, Proc, Proc];
+    const { client } = await joinAs(open, a, room('metrics'), 'mia');
+    client.send({ type: 'select', userId: 'mia', planetId: 'p', rid: 's' });
+    await client.until('ack');
+    const text = await (await fetch(`${a.health}/metrics`)).text();
+    const sample = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(name));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    // Two room steps (join, select): a pipelined load and a commit script each, at least.
+    expect(sample('exo_redis_commands_total{command="pipeline"}')).toBeGreaterThanOrEqual(2);
+    expect(sample('exo_redis_commands_total{command="evalsha"}')).toBeGreaterThanOrEqual(2);
+    expect(sample('exo_rooms')).toBeGreaterThanOrEqual(1);
+    expect(sample('exo_locks')).toBeGreaterThanOrEqual(1);
+  });
+
   it("users on different processes see each other's presence, selections, conflicts and cameras", async () => {
     const [a, b, c] = procs as [Proc, Proc, Proc];
     const alice = await open(a);
