@@ -17,10 +17,10 @@ function clustered(store: InMemoryRoomStore, procId: string, extra: ExoServerOpt
 /** The store with some methods replaced (a slow or late backend); the rest are the store's own. */
 function patched(store: InMemoryRoomStore, patch: Partial<RoomStore>): RoomStore {
   return new Proxy(store, {
-    get(target, key, receiver) {
+    get(target, key) {
       const own = patch[key as keyof RoomStore];
       if (own !== undefined) return own;
-      const value = Reflect.get(target, key, receiver);
+      const value = Reflect.get(target, key);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
@@ -273,6 +273,31 @@ describe('a store outage', () => {
     alice.send({ type: 'select', userId: 'alice', planetId: 'p', rid: 's2' });
     expect((await alice.until('ack')).at(-1)).toMatchObject({ op: 'select', rid: 's2' });
   });
+});
+
+describe('a store that stops answering without dropping the connection', () => {
+  it('turns the process not-ready and answers INTERNAL instead of hanging', async () => {
+    const store = new InMemoryRoomStore();
+    let frozen = false;
+    const never = new Promise<never>(() => {});
+    const hanging = patched(store, {
+      beat: (proc, ttlMs) => (frozen ? never : store.beat(proc, ttlMs)),
+      load: (roomId) => (frozen ? never : store.load(roomId)),
+    });
+    // presenceTimeoutMs 900: a liveness TTL of 300 ms, so not-ready after 600 ms without a beat.
+    const a = await server({ core: { presenceTimeoutMs: 900 }, cluster: { store: hanging, procId: 'a' } });
+    const alice = await joined(a.url, 'alice');
+    expect(a.storeReachable).toBe(true);
+    frozen = true;
+    await eventually(() => expect(a.storeReachable).toBe(false), 2000);
+    alice.send({ type: 'heartbeat', userId: 'alice', ts: 1, rid: 'h' });
+    const started = Date.now();
+    const answer = await new Promise<ServerMessage>((resolve) => {
+      alice.ws.once('message', (data) => resolve(JSON.parse(String(data)) as ServerMessage));
+    });
+    expect(answer).toMatchObject({ type: 'error', op: 'heartbeat', code: 'INTERNAL', rid: 'h' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  }, 10_000);
 });
 
 describe('a connection in cluster mode', () => {

@@ -169,6 +169,7 @@ export class ClusterEngine {
   private readonly background = new Set<Promise<unknown>>();
   private nextTicket = 0;
   private reaping = false;
+  private lastBeat = Number.NEGATIVE_INFINITY;
   /**
    * No process is taken for dead before this time: after a start or an outage every process gets
    * two liveness periods to beat again, so a survivor that reconnects first evicts nobody alive.
@@ -208,11 +209,11 @@ export class ClusterEngine {
   /** Subscribes to this process's channel and starts the liveness, deadline and reaper loops. */
   async start(): Promise<void> {
     await this.store.subscribe(this.procId, (payload) => this.onPayload(payload));
-    await this.store.beat(this.procId, this.livenessTtlMs);
+    await this.beat();
     this.reapAfter = Date.now() + 2 * this.livenessTtlMs;
     const beatEvery = Math.floor(this.livenessTtlMs / 3);
     this.beatTimer = setInterval(() => {
-      this.store.beat(this.procId, this.livenessTtlMs).catch(() => {});
+      this.beat().catch(() => {});
     }, beatEvery);
     this.reapTimer = setInterval(() => {
       if (this.reaping || Date.now() < this.reapAfter) return;
@@ -231,8 +232,17 @@ export class ClusterEngine {
     this.sink = sink;
   }
 
+  /**
+   * Ready while the store is reachable and has answered a liveness beat lately: a Redis that stops
+   * answering without dropping the connection makes the process not ready too.
+   */
   get ready(): boolean {
-    return this.store.up;
+    return this.store.up && Date.now() - this.lastBeat < 2 * this.livenessTtlMs;
+  }
+
+  private async beat(): Promise<void> {
+    await timed(this.store.beat(this.procId, this.livenessTtlMs));
+    this.lastBeat = Date.now();
   }
 
   /** From now on a 1001 close keeps its user for max(RECONNECT_GRACE_MS, 15 s). */
@@ -566,7 +576,7 @@ export class ClusterEngine {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let load: Awaited<ReturnType<RoomStore['load']>>;
       try {
-        load = await this.store.load(roomId);
+        load = await timed(this.store.load(roomId));
       } catch (err) {
         this.options.observer?.unavailable();
         throw new ClusterUnavailableError(String(err));
@@ -608,18 +618,20 @@ export class ClusterEngine {
       const delivered = ours ? this.expect(ticket) : null;
       let result: Awaited<ReturnType<RoomStore['commit']>>;
       try {
-        result = await this.store.commit({
-          roomId,
-          expect: version,
-          doc: JSON.stringify(transition.doc),
-          live: transition.doc.live,
-          ttlMs: this.roomTtlMs,
-          nextDeadline: transition.nextDeadline,
-          ...(before?.live !== true && transition.doc.live ? { maxRooms: this.config.maxRooms } : {}),
-          procs: [...procsOf(transition.doc)],
-          dropProcs: [...procsOf(before)].filter((p) => !procsOf(transition.doc).has(p)),
-          publish,
-        });
+        result = await timed(
+          this.store.commit({
+            roomId,
+            expect: version,
+            doc: JSON.stringify(transition.doc),
+            live: transition.doc.live,
+            ttlMs: this.roomTtlMs,
+            nextDeadline: transition.nextDeadline,
+            ...(before?.live !== true && transition.doc.live ? { maxRooms: this.config.maxRooms } : {}),
+            procs: [...procsOf(transition.doc)],
+            dropProcs: [...procsOf(before)].filter((p) => !procsOf(transition.doc).has(p)),
+            publish,
+          }),
+        );
       } catch (err) {
         this.cancelTicket(ticket);
         this.options.observer?.unavailable();
@@ -1063,7 +1075,7 @@ export class ClusterEngine {
    * their clients reconnect and join again, instead of lingering unbound without knowing it.
    */
   private async recover(): Promise<void> {
-    await this.store.beat(this.procId, this.livenessTtlMs);
+    await this.beat();
     const byRoom = new Map<string, EdgeConn[]>();
     for (const conn of this.conns.values()) {
       if (conn.binding === null || conn.closed) continue;
@@ -1138,6 +1150,21 @@ function refusal(
 function internalText(err: unknown): string {
   if (err instanceof ClusterUnavailableError) return 'the cluster store is unreachable; try again shortly';
   return `the room could not be changed: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** How long a store call may take before it counts as the store being unreachable. */
+const STORE_TIMEOUT_MS = 5000;
+
+/** A store call that rejects after STORE_TIMEOUT_MS (a Redis that stopped answering). */
+function timed<T>(call: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the store did not answer within ${STORE_TIMEOUT_MS} ms`)),
+      STORE_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number): Promise<void> {
