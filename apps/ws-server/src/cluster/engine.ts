@@ -844,6 +844,8 @@ export class ClusterEngine {
     const effects: Effect[] = [];
     held.relays.forEach((relay, i) => {
       if (i <= (cut.get(`${relay.userId}\u0000${relay.planetId}`) ?? -1)) return;
+      // The step may have bound the connection to the relay's sender (a takeover): never its own.
+      if (relay.userId === binding.userId) return;
       if (this.viewId(binding, conn.id, relay.planetId) === null) return;
       effects.push({ type: 'send', to: [conn.id], message: relay });
     });
