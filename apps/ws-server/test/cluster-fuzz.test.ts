@@ -1342,3 +1342,37 @@ describe('a takeover on the process of the connection it replaces', () => {
     await moved.quiet(100);
   });
 });
+
+describe('a connection replaced on another process, before its own process hears of it', () => {
+  const server = serverPerTest();
+
+  it('gets no answer to a frame sent after the takeover, like a connection one process closed', async () => {
+    const store = new InMemoryRoomStore();
+    // Process a hears of room steps 150 ms late: the takeover's close has not reached it yet.
+    const late = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'subscribe') return typeof value === 'function' ? value.bind(target) : value;
+        return (proc: string, onMessage: (payload: string) => void) =>
+          target.subscribe(proc, (payload) => {
+            setTimeout(() => onMessage(payload), 150);
+          });
+      },
+    });
+    const a = await server({ cluster: { store: late, procId: 'a' } });
+    const b = await server({ cluster: { store, procId: 'b' } });
+    const old = await connect(a.url);
+    old.send({ type: 'join', roomId: 'room', user: { userId: 'u0' }, rid: 'j' });
+    const { resumeToken } = (await old.until('ack')).at(-1) as { resumeToken: string };
+    old.send({ type: 'join_viewer', userId: 'u0', planetId: 'p', rid: 'v' });
+    await old.until('ack');
+    const moved = await connect(b.url);
+    moved.send({ type: 'join', roomId: 'room', user: { userId: 'u0' }, resumeToken, rid: 't' });
+    await moved.until('ack');
+    // The room ignores the join_viewer (it closed the connection); the camera must be ignored too.
+    old.send({ type: 'join_viewer', userId: 'u0', planetId: 'p', rid: 'v2' });
+    old.send({ type: 'camera', userId: 'u0', planetId: 'p', camera: { position: [1, 0, 0] }, rid: 'c' });
+    expect(await old.next('error')).toMatchObject({ code: 'SESSION_REPLACED' });
+    expect(await old.closed()).toEqual({ code: 4001, reason: 'session replaced' });
+  });
+});

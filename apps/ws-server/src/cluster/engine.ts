@@ -380,8 +380,12 @@ export class ClusterEngine {
   // Frames.
 
   private async handle(conn: EdgeConn, msg: ClientMessage, rateWait: number, at: number): Promise<void> {
-    if (msg.type === 'camera') return this.camera(conn, msg, rateWait, at);
     const binding = conn.binding;
+    // The room replaced or closed this connection and its close is on the way (our copy of the
+    // room shows it already): one process would no longer know the connection, so nothing answers.
+    if (binding !== null && this.cache.get(binding.roomId)?.members.get(binding.userId)?.conn !== conn.id)
+      return;
+    if (msg.type === 'camera') return this.camera(conn, msg, rateWait, at);
     if (msg.type === 'join') {
       if (binding !== null && binding.roomId !== msg.roomId) {
         const text = `already joined room ${binding.roomId}; send leave first`;
