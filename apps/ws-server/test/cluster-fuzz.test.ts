@@ -1376,3 +1376,56 @@ describe('a connection replaced on another process, before its own process hears
     expect(await old.closed()).toEqual({ code: 4001, reason: 'session replaced' });
   });
 });
+
+describe('a viewer whose join_viewer is being applied while another viewer leaves', () => {
+  const server = serverPerTest();
+
+  it('is not relayed the camera of the viewer that left, after the presence without it', async () => {
+    const store = new InMemoryRoomStore();
+    // While `stall` is set, process b's commits wait for it: bob's join_viewer holds relays.
+    let stall: Promise<void> | null = null;
+    let reached: () => void = () => {};
+    const stalling = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'commit') return typeof value === 'function' ? value.bind(target) : value;
+        return async (commit: Parameters<InMemoryRoomStore['commit']>[0]) => {
+          if (stall !== null) {
+            reached();
+            await stall;
+          }
+          return target.commit(commit);
+        };
+      },
+    });
+    const a = await server({ cluster: { store, procId: 'a' } });
+    const b = await server({ cluster: { store: stalling, procId: 'b' } });
+    const alice = await connect(a.url);
+    alice.send({ type: 'join', roomId: 'room', user: { userId: 'alice' }, rid: 'j' });
+    await alice.until('ack');
+    alice.send({ type: 'join_viewer', userId: 'alice', planetId: 'p', rid: 'v' });
+    await alice.until('ack');
+    const bob = await connect(b.url);
+    bob.send({ type: 'join', roomId: 'room', user: { userId: 'bob' }, rid: 'j' });
+    await bob.until('ack');
+    await alice.next('presence');
+    let release: () => void = () => {};
+    stall = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const atCommit = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    bob.send({ type: 'join_viewer', userId: 'bob', planetId: 'p', rid: 'bv' });
+    await atCommit;
+    alice.send({ type: 'camera', userId: 'alice', planetId: 'p', camera: { position: [1, 0, 0] } });
+    alice.send({ type: 'leave', userId: 'alice', rid: 'l' });
+    await alice.until('ack');
+    expect((await bob.next('presence')).users.map((u) => u.userId)).toEqual(['bob']);
+    stall = null;
+    release();
+    expect(await bob.next('viewer_cameras')).toMatchObject({ planetId: 'p', cameras: {} });
+    expect(await bob.next('ack')).toMatchObject({ op: 'join_viewer', rid: 'bv' });
+    await bob.quiet(100);
+  });
+});

@@ -850,6 +850,10 @@ export class ClusterEngine {
       if (i <= (cut.get(`${relay.userId}\u0000${relay.planetId}`) ?? -1)) return;
       // The step may have bound the connection to the relay's sender (a takeover): never its own.
       if (relay.userId === binding.userId) return;
+      // A step delivered while it was held may have ended the sender's viewing (left, expired):
+      // its remaining viewers already got the snapshot without it.
+      const sender = this.cache.get(held.roomId)?.members.get(relay.userId);
+      if (!sender?.viewing.some(([planetId]) => planetId === relay.planetId)) return;
       if (this.viewId(binding, conn.id, relay.planetId) === null) return;
       effects.push({ type: 'send', to: [conn.id], message: relay });
     });
