@@ -30,7 +30,7 @@
 // thrown or rejected unhandled. Runs on one InMemoryRoomStore and, fewer, on a real Redis (one
 // RedisRoomStore per process, a fresh key prefix per run). A failure prints the shrunk scenario
 // and every connection's transcript. CLUSTER_FUZZ_RUNS / CLUSTER_FUZZ_REDIS_RUNS run more (a bug
-// hunt). The last test is a counterexample this property found, made deterministic.
+// hunt). The tests after the properties are counterexamples they found, made deterministic.
 
 import type {
   PresenceMessage,
@@ -1292,7 +1292,7 @@ describeWithRedis('three processes on one Redis under random traffic', (redis) =
   );
 });
 
-// A shrunk counterexample of the property above (first seen on Redis), made deterministic.
+// Counterexamples the properties found (the first two on Redis), made deterministic.
 describe('a takeover on the process of the connection it replaces', () => {
   const server = serverPerTest();
 
